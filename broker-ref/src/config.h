@@ -1,0 +1,49 @@
+/* Broker configuration: one table of keys (type, default, range, doc) in
+ * config.c; a file of `key = value` lines, then flags, fill broker_config_t.
+ * docs/configuration.md is generated from the table (mqbroker --print-config-doc). */
+#ifndef BROKER_CONFIG_H
+#define BROKER_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "log/partition.h"
+
+typedef struct broker_config {
+    char data_dir[4096];
+    char listen[256];       /* HOST:PORT of the client (gRPC) port */
+    char admin_listen[256]; /* HOST:PORT of the admin REST port */
+    char ready_file[4096];
+    int log_level; /* 0 error, 1 warn, 2 info, 3 debug */
+    int io_threads;
+    int node_id;
+    int max_connections;
+    int64_t max_request_bytes;  /* whole gRPC message */
+    int32_t fetch_max_bytes;    /* default response cap (<= 4 MiB) */
+    int32_t fetch_max_wait_ms;  /* upper bound on a Fetch long poll */
+    int auto_create_topics;
+    int32_t default_partitions;
+    int32_t max_partitions;
+    int64_t housekeeping_interval_ms;
+    int64_t shutdown_timeout_ms;
+    log_config_t log; /* topic defaults */
+} broker_config_t;
+
+/* Fills cfg with defaults. */
+void config_defaults(broker_config_t *cfg);
+/* Sets one key; on failure writes a message naming the key and what is
+ * allowed into err and returns -1. */
+int config_set(broker_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);
+/* Reads a file of `key = value` lines (# comments). -1 with err on failure,
+ * naming the file, line and key. */
+int config_load_file(broker_config_t *cfg, const char *path, char *err, size_t errlen);
+/* Topic-level keys (segment.bytes, retention.ms, ...) applied to a log_config. */
+int config_set_topic_key(log_config_t *lc, const char *key, const char *value, char *err,
+                         size_t errlen);
+/* Writes the markdown reference for every key. */
+void config_print_doc(FILE *out);
+
+extern broker_config_t g_config;
+
+#endif

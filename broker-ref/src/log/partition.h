@@ -1,0 +1,84 @@
+/* One partition's log: a directory of segments, each `<base>.log` with a
+ * sparse `.index` and `.timeindex`. Thread-safe: appends from any I/O loop,
+ * reads concurrently, flushes from the fsync thread, retention from the
+ * housekeeping timer. */
+#ifndef BROKER_LOG_PARTITION_H
+#define BROKER_LOG_PARTITION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqclient.h"
+
+typedef struct part part_t;
+
+typedef struct log_config {
+    int64_t segment_bytes;        /* roll when the active segment would exceed this */
+    int64_t segment_ms;           /* roll when the active segment is older than this */
+    int64_t retention_ms;         /* -1 = keep forever */
+    int64_t retention_bytes;      /* -1 = no size limit */
+    int32_t index_interval_bytes; /* bytes between sparse index entries */
+    int32_t max_message_bytes;    /* largest batch accepted */
+    int message_timestamp_log_append; /* 1 = broker time replaces create time */
+} log_config_t;
+
+/* A growable byte buffer, used to return read data. */
+typedef struct bytebuf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} bytebuf_t;
+
+int bytebuf_reserve(bytebuf_t *b, size_t extra);
+void bytebuf_free(bytebuf_t *b);
+
+typedef struct part_stats {
+    int64_t log_start_offset;
+    int64_t log_end_offset; /* next offset to assign */
+    int64_t flushed_offset; /* offsets below this are fsync'd */
+    int64_t size_bytes;     /* all segments */
+    int32_t segment_count;
+} part_stats_t;
+
+/* Opens (creating if needed) dir `<data>/<topic>/<partition>` and recovers it:
+ * verifies the active segment's tail, truncates a torn tail, rebuilds a
+ * missing or damaged index. Returns MQ_OK, MQ_ERR_STORAGE (errno logged). */
+mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out);
+/* Flushes, marks a clean shutdown, closes files, frees. */
+void part_close(part_t *p);
+/* Closes and removes the partition's directory (topic deletion). */
+mq_err_t part_destroy(part_t *p);
+
+void part_set_config(part_t *p, const log_config_t *cfg);
+
+/* Appends one validated batch: rewrites its base offset (and its timestamp
+ * when the topic keeps log-append time), writes it to the active segment
+ * (rolling first if needed), adds index entries. *base_offset gets the
+ * offset of its first record. Returns MQ_OK, MQ_ERR_MESSAGE_TOO_LARGE,
+ * MQ_ERR_STORAGE (e.g. ENOSPC; the log is left as before the call). */
+mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms,
+                     int64_t *base_offset, int64_t *log_append_time);
+
+/* fdatasync of everything written so far; one call serves every waiting
+ * batch. On return part_stats().flushed_offset covers all prior appends. */
+mq_err_t part_flush(part_t *p);
+/* True if appends exist that part_flush has not covered. */
+int part_needs_flush(part_t *p);
+
+/* Appends to out whole batches starting with the one holding `offset`, up to
+ * max_bytes (but always at least one batch if any exist at offset).
+ * Returns MQ_OK (possibly with nothing appended at the log end) or
+ * MQ_ERR_OFFSET_OUT_OF_RANGE if offset < start or > end, MQ_ERR_STORAGE. */
+mq_err_t part_read(part_t *p, int64_t offset, size_t max_bytes, bytebuf_t *out);
+
+/* First offset whose batch max timestamp >= ts, or -1 if none. */
+int64_t part_offset_for_time(part_t *p, int64_t ts);
+
+void part_get_stats(part_t *p, part_stats_t *st);
+
+/* Housekeeping (called periodically off the hot path): time-based roll and
+ * retention by time and bytes, deleting whole non-active segments. Returns
+ * how many segments were deleted. */
+int part_housekeep(part_t *p, int64_t now_ms);
+
+#endif

@@ -1,0 +1,152 @@
+/* Private: the record-batch codec (Kafka RecordBatch v2, magic 2).
+ * docs/protocol.md lays the format out byte by byte. All integers in the
+ * batch header are big-endian; record fields are zig-zag varints. */
+#ifndef MQ_WIRE_BATCH_H
+#define MQ_WIRE_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqclient.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes before the first record. */
+#define MQ_BATCH_HEADER_SIZE 61
+/* Bytes covered by base offset + batch length; batch_length counts the rest. */
+#define MQ_BATCH_LOG_OVERHEAD 12
+/* Offset of the CRC field and of the first CRC-covered byte (attributes). */
+#define MQ_BATCH_CRC_OFFSET 17
+#define MQ_BATCH_ATTR_OFFSET 21
+
+/* Attributes bits. */
+#define MQ_BATCH_COMPRESSION_MASK 0x07
+#define MQ_BATCH_COMPRESSION_NONE 0
+#define MQ_BATCH_COMPRESSION_LZ4 3
+#define MQ_BATCH_COMPRESSION_ZSTD 4
+#define MQ_BATCH_TIMESTAMP_LOG_APPEND 0x08
+
+typedef struct mq_batch_header {
+    int64_t base_offset;
+    int32_t batch_length; /* bytes after this field */
+    int32_t partition_leader_epoch;
+    int8_t magic;
+    uint32_t crc;
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t record_count;
+} mq_batch_header_t;
+
+/* Parses and sanity-checks the header of the batch at buf (magic 2, lengths
+ * consistent, batch fits in len, record_count >= 1, last_offset_delta =
+ * record_count - 1). Does not check the CRC.
+ * Returns MQ_OK, MQ_ERR_INVALID_BATCH, or MQ_ERR_PROTOCOL if len is shorter
+ * than the header or the whole batch (the caller may need more bytes). */
+mq_err_t mq__batch_parse_header(const uint8_t *buf, size_t len, mq_batch_header_t *h);
+
+/* Total bytes of the batch starting at buf: batch_length + 12. */
+static inline size_t mq__batch_size(const mq_batch_header_t *h)
+{
+    return (size_t)h->batch_length + MQ_BATCH_LOG_OVERHEAD;
+}
+
+/* Verifies the CRC32C over attributes..end. Returns MQ_OK or
+ * MQ_ERR_CORRUPT_MESSAGE. buf/len is exactly one batch. */
+mq_err_t mq__batch_verify_crc(const uint8_t *buf, size_t len);
+
+/* Full validation for a batch received from a producer: header, CRC and,
+ * when uncompressed, that every record parses and the count matches.
+ * buf/len must be exactly one batch. */
+mq_err_t mq__batch_validate(const uint8_t *buf, size_t len);
+
+/* Rewrites the base offset in place (outside the CRC). */
+void mq__batch_set_base_offset(uint8_t *buf, int64_t base_offset);
+/* Rewrites max timestamp and sets the log-append-time attribute bit; the
+ * CRC is recomputed since both sit inside it. */
+void mq__batch_set_log_append_time(uint8_t *buf, size_t len, int64_t ts);
+
+/* ---- Building batches -------------------------------------------------- */
+
+typedef struct mq_header {
+    const char *key;
+    size_t key_len;
+    const void *value; /* NULL = null value */
+    size_t value_len;
+} mq_header_t;
+
+typedef struct mq_batch_builder {
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    int32_t count;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int owns_buf;
+} mq_batch_builder_t;
+
+/* Starts a batch in a buffer the builder grows with realloc. */
+mq_err_t mq__batch_builder_init(mq_batch_builder_t *b, size_t initial_cap);
+/* Appends one record. key/value NULL = null; timestamp in ms. */
+mq_err_t mq__batch_builder_add(mq_batch_builder_t *b, int64_t timestamp, const void *key,
+                               size_t key_len, const void *value, size_t value_len,
+                               const mq_header_t *headers, size_t header_count);
+/* Bytes the builder would hold after adding such a record (for size caps). */
+size_t mq__batch_record_size(int64_t ts_delta, int32_t offset_delta, size_t key_len,
+                             int key_null, size_t value_len, int value_null,
+                             const mq_header_t *headers, size_t header_count);
+/* Writes the header (producer fields given; base offset 0) and the CRC.
+ * compression: MQ_BATCH_COMPRESSION_*; records are compressed in place.
+ * On success *out/*out_len is the finished batch, still owned by b. */
+mq_err_t mq__batch_builder_finish(mq_batch_builder_t *b, int64_t producer_id,
+                                  int16_t producer_epoch, int32_t base_sequence,
+                                  int compression, const uint8_t **out, size_t *out_len);
+/* Takes ownership of the buffer away from the builder (caller frees). */
+uint8_t *mq__batch_builder_detach(mq_batch_builder_t *b);
+void mq__batch_builder_reset(mq_batch_builder_t *b);
+void mq__batch_builder_free(mq_batch_builder_t *b);
+
+/* ---- Reading records --------------------------------------------------- */
+
+typedef struct mq_record {
+    int64_t offset;
+    int64_t timestamp;
+    const uint8_t *key; /* NULL when null */
+    size_t key_len;
+    const uint8_t *value; /* NULL when null */
+    size_t value_len;
+    const uint8_t *headers; /* raw header bytes for mq__header_next */
+    size_t headers_len;
+    int32_t header_count;
+} mq_record_t;
+
+typedef struct mq_record_iter {
+    mq_batch_header_t hdr;
+    const uint8_t *pos;
+    const uint8_t *end;
+    int32_t index;
+    uint8_t *decompressed; /* owned; freed by mq__record_iter_free */
+} mq_record_iter_t;
+
+/* Starts iterating one batch (decompressing lz4/zstd records if needed).
+ * Verifies header and CRC. */
+mq_err_t mq__record_iter_init(mq_record_iter_t *it, const uint8_t *batch, size_t len);
+/* Returns 1 and fills rec, 0 at the end, or a negative mq_err_t if a record
+ * is malformed. */
+int mq__record_iter_next(mq_record_iter_t *it, mq_record_t *rec);
+void mq__record_iter_free(mq_record_iter_t *it);
+
+/* Walks a record's headers: returns 1 and fills h, 0 at end, <0 on error. */
+int mq__header_next(const uint8_t **pos, const uint8_t *end, mq_header_t *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
