@@ -66,6 +66,15 @@ mq_err_t mq__batch_verify_crc(const uint8_t *buf, size_t len);
  * buf/len must be exactly one batch. */
 mq_err_t mq__batch_validate(const uint8_t *buf, size_t len);
 
+/* mq__batch_validate that also hands back the parsed header (the broker
+ * needs producer id, sequence and counts after validating).
+ * Returns MQ_OK; MQ_ERR_INVALID_BATCH (layout: short, trailing bytes, bad
+ * magic/lengths/counts, a record that does not parse, offset deltas not
+ * 0..count-1, records not filling the batch, unknown codec 5-7);
+ * MQ_ERR_CORRUPT_MESSAGE (CRC); MQ_ERR_UNSUPPORTED (gzip, snappy,
+ * transactional or control batches). Compressed records are not opened. */
+mq_err_t mq__batch_validate_header(const uint8_t *buf, size_t len, mq_batch_header_t *h);
+
 /* Rewrites the base offset in place (outside the CRC). */
 void mq__batch_set_base_offset(uint8_t *buf, int64_t base_offset);
 /* Rewrites max timestamp and sets the log-append-time attribute bit; the
@@ -97,16 +106,21 @@ mq_err_t mq__batch_builder_init(mq_batch_builder_t *b, size_t initial_cap);
 mq_err_t mq__batch_builder_add(mq_batch_builder_t *b, int64_t timestamp, const void *key,
                                size_t key_len, const void *value, size_t value_len,
                                const mq_header_t *headers, size_t header_count);
-/* Bytes the builder would hold after adding such a record (for size caps). */
-size_t mq__batch_record_size(int64_t ts_delta, int32_t offset_delta, size_t key_len,
-                             int key_null, size_t value_len, int value_null,
-                             const mq_header_t *headers, size_t header_count);
+/* Bytes such a record adds to the builder, its length varint included
+ * (b->len + this = size after adding; for size caps). SIZE_MAX when a field
+ * is longer than INT32_MAX. */
+size_t mq__batch_record_size(int64_t ts_delta, int32_t offset_delta, size_t key_len, int key_null,
+                             size_t value_len, int value_null, const mq_header_t *headers,
+                             size_t header_count);
 /* Writes the header (producer fields given; base offset 0) and the CRC.
  * compression: MQ_BATCH_COMPRESSION_*; records are compressed in place.
- * On success *out/*out_len is the finished batch, still owned by b. */
+ * On success *out and *out_len give the finished batch, still owned by b.
+ * After finish only detach, reset or free; add returns MQ_ERR_INVALID_ARG.
+ * Returns MQ_OK, MQ_ERR_INVALID_ARG (no records, already finished),
+ * MQ_ERR_UNSUPPORTED (codec), MQ_ERR_MESSAGE_TOO_LARGE, MQ_ERR_NO_MEMORY. */
 mq_err_t mq__batch_builder_finish(mq_batch_builder_t *b, int64_t producer_id,
-                                  int16_t producer_epoch, int32_t base_sequence,
-                                  int compression, const uint8_t **out, size_t *out_len);
+                                  int16_t producer_epoch, int32_t base_sequence, int compression,
+                                  const uint8_t **out, size_t *out_len);
 /* Takes ownership of the buffer away from the builder (caller frees). */
 uint8_t *mq__batch_builder_detach(mq_batch_builder_t *b);
 void mq__batch_builder_reset(mq_batch_builder_t *b);
@@ -135,14 +149,28 @@ typedef struct mq_record_iter {
 } mq_record_iter_t;
 
 /* Starts iterating one batch (decompressing lz4/zstd records if needed).
- * Verifies header and CRC. */
+ * Verifies header and CRC. len may exceed the batch (bytes after it are
+ * ignored). Decompressed records are capped at MQ_DECOMPRESS_MAX_DEFAULT
+ * (64 MiB). Always call mq__record_iter_free, even after an error.
+ * Returns MQ_OK; MQ_ERR_PROTOCOL (len shorter than the batch);
+ * MQ_ERR_INVALID_BATCH; MQ_ERR_CORRUPT_MESSAGE; MQ_ERR_UNSUPPORTED (gzip,
+ * snappy); MQ_ERR_MESSAGE_TOO_LARGE (decompressed size over the cap);
+ * MQ_ERR_NO_MEMORY. */
 mq_err_t mq__record_iter_init(mq_record_iter_t *it, const uint8_t *batch, size_t len);
+/* The same with a caller-chosen cap on the decompressed record bytes. */
+mq_err_t mq__record_iter_init_cap(mq_record_iter_t *it, const uint8_t *batch, size_t len,
+                                  size_t max_decompressed);
 /* Returns 1 and fills rec, 0 at the end, or a negative mq_err_t if a record
- * is malformed. */
+ * is malformed (MQ_ERR_INVALID_BATCH; it sticks). Records are bounds-checked
+ * as a whole, headers included, and fewer or more records than the header's
+ * count is an error. key/value/headers point into the batch (or into the
+ * iterator's decompressed buffer) and live as long as both. */
 int mq__record_iter_next(mq_record_iter_t *it, mq_record_t *rec);
 void mq__record_iter_free(mq_record_iter_t *it);
 
-/* Walks a record's headers: returns 1 and fills h, 0 at end, <0 on error. */
+/* Walks a record's headers: returns 1 and fills h, 0 at end, <0 on error.
+ * Start with pos = rec.headers, end = rec.headers + rec.headers_len.
+ * h->key is not NUL-terminated; h->value NULL = null value. */
 int mq__header_next(const uint8_t **pos, const uint8_t *end, mq_header_t *h);
 
 #ifdef __cplusplus
