@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "broker_proc.h"
+#include "rawclient.h"
+#include "rawclient.h"
 
 // Owns one broker process; Start() may be called again after Stop().
 class BrokerProcess
@@ -125,16 +127,82 @@ class BrokerProcess
     bool started_ = false;
 };
 
-// Base fixture: TearDown dumps the broker's logs if the test failed.
+// One record batch as stored by the broker.
+struct StoredBatch {
+    int64_t base_offset;
+    int32_t record_count;
+    std::vector<uint8_t> bytes;
+};
+
+// Splits concatenated batches; stops at the first partial or bad header.
+inline std::vector<StoredBatch> SplitBatches(const uint8_t *buf, size_t len)
+{
+    std::vector<StoredBatch> out;
+    size_t off = 0;
+    while (off < len) {
+        StoredBatch b;
+        size_t n = rc_batch_at(buf + off, len - off, &b.base_offset, &b.record_count);
+        if (n == 0)
+            break;
+        b.bytes.assign(buf + off, buf + off + n);
+        out.push_back(std::move(b));
+        off += n;
+    }
+    return out;
+}
+
+inline std::vector<uint8_t> MakeBatch(int records, size_t value_size, int64_t ts_ms, uint32_t seed)
+{
+    size_t len = 0;
+    uint8_t *b = rc_make_batch(records, value_size, ts_ms, seed, &len);
+    std::vector<uint8_t> v;
+    if (b)
+        v.assign(b, b + len);
+    free(b);
+    return v;
+}
+
+inline int64_t BaseOffsetOf(const std::vector<uint8_t> &b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8 && i < (int)b.size(); i++)
+        v = (v << 8) | b[i];
+    return (int64_t)v;
+}
+
+// The stored batch equals the sent one except the base offset, which is
+// `offset`.
+inline ::testing::AssertionResult SameBatch(const std::vector<uint8_t> &stored,
+                                            const std::vector<uint8_t> &sent, int64_t offset)
+{
+    if (stored.size() != sent.size())
+        return ::testing::AssertionFailure()
+               << "stored batch is " << stored.size() << " bytes, sent " << sent.size();
+    if (BaseOffsetOf(stored) != offset)
+        return ::testing::AssertionFailure()
+               << "stored base offset " << BaseOffsetOf(stored) << ", want " << offset;
+    for (size_t i = 8; i < sent.size(); i++)
+        if (stored[i] != sent[i])
+            return ::testing::AssertionFailure() << "stored batch at offset " << offset
+                                                 << " differs from the sent one at byte " << i;
+    return ::testing::AssertionSuccess();
+}
+
+// Base fixture: TearDown closes every client opened with Connect(), dumps
+// the broker's logs if the test failed and removes its temp dir.
 class BrokerTestBase : public ::testing::Test
 {
   protected:
     void TearDown() override
     {
+        for (auto *c : clients_)
+            rc_close(c);
+        clients_.clear();
         if (HasFailure())
             broker_.DumpLogs();
         broker_.Destroy();
     }
+
     // Starts the broker or fails the test with the reason.
     void StartBroker(const std::vector<std::string> &args = {},
                      const std::vector<std::string> &env = {},
@@ -142,7 +210,68 @@ class BrokerTestBase : public ::testing::Test
     {
         ASSERT_TRUE(broker_.Start(args, env, wrapper)) << broker_.error();
     }
+
+    // A new connection to the broker's client port (closed in TearDown).
+    rawclient_t *Connect()
+    {
+        char err[256] = "";
+        rawclient_t *c = rc_connect(broker_.host(), broker_.port(), err, sizeof err);
+        EXPECT_NE(c, nullptr) << "connect " << broker_.client_addr() << ": " << err;
+        if (c)
+            clients_.push_back(c);
+        return c;
+    }
+    void Disconnect(rawclient_t *c)
+    {
+        for (auto it = clients_.begin(); it != clients_.end(); ++it) {
+            if (*it == c) {
+                clients_.erase(it);
+                break;
+            }
+        }
+        rc_close(c);
+    }
+
+    // Creates a topic over the admin API or fails the test.
+    void CreateTopic(const std::string &name, int partitions, const char *extra_json = nullptr)
+    {
+        char err[1024] = "";
+        long st = rc_admin_create_topic_ex(broker_.admin_addr(), name.c_str(), partitions,
+                                           extra_json, err, sizeof err);
+        ASSERT_TRUE(st == 200 || st == 201) << err;
+    }
+
+    // Fetches [from, end of log) of one partition.
+    std::vector<StoredBatch> FetchAll(rawclient_t *c, const std::string &topic, int32_t part,
+                                      int64_t from = 0)
+    {
+        std::vector<StoredBatch> all;
+        int64_t pos = from;
+        for (int guard = 0; guard < 100000; guard++) {
+            rc_fetch_result_t fr;
+            rc_fetch(c, topic.c_str(), part, pos, 0, 0, 4 << 20, &fr);
+            EXPECT_EQ(fr.grpc_status, 0) << fr.grpc_message;
+            EXPECT_EQ(fr.error_code, 0) << fr.error_message;
+            auto got = SplitBatches(fr.records, fr.records_len);
+            int64_t hw = fr.high_watermark;
+            int ok = fr.grpc_status == 0 && fr.error_code == 0;
+            rc_fetch_result_free(&fr);
+            if (got.empty() || !ok)
+                break;
+            for (auto &b : got) {
+                if (b.base_offset + b.record_count <= pos)
+                    continue;
+                pos = b.base_offset + b.record_count;
+                all.push_back(std::move(b));
+            }
+            if (pos >= hw)
+                break;
+        }
+        return all;
+    }
+
     BrokerProcess broker_;
+    std::vector<rawclient_t *> clients_;
 };
 
 #endif
