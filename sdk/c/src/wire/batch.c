@@ -66,7 +66,9 @@ static inline void put_be64(uint8_t *p, uint64_t v)
 
 /* ---- Header ------------------------------------------------------------ */
 
-mq_err_t mq__batch_parse_header(const uint8_t *buf, size_t len, mq_batch_header_t *h)
+/* The batch's total size from its first 17 bytes, checking only what
+ * framing needs: magic 2 and a batch length that covers the header. */
+static mq_err_t frame_size(const uint8_t *buf, size_t len, size_t *size)
 {
     if (!buf || len < OFF_CRC)
         return MQ_ERR_PROTOCOL;
@@ -75,9 +77,18 @@ mq_err_t mq__batch_parse_header(const uint8_t *buf, size_t len, mq_batch_header_
         return MQ_ERR_INVALID_BATCH;
     if (batch_length < MQ_BATCH_HEADER_SIZE - MQ_BATCH_LOG_OVERHEAD)
         return MQ_ERR_INVALID_BATCH;
-    if ((size_t)batch_length + MQ_BATCH_LOG_OVERHEAD > len)
-        return MQ_ERR_PROTOCOL;
+    *size = (size_t)batch_length + MQ_BATCH_LOG_OVERHEAD;
+    return *size > len ? MQ_ERR_PROTOCOL : MQ_OK;
+}
 
+mq_err_t mq__batch_parse_header(const uint8_t *buf, size_t len, mq_batch_header_t *h)
+{
+    size_t size;
+    mq_err_t err = frame_size(buf, len, &size);
+    if (err != MQ_OK)
+        return err;
+
+    int32_t batch_length = (int32_t)(size - MQ_BATCH_LOG_OVERHEAD);
     h->base_offset = (int64_t)get_be64(buf + OFF_BASE_OFFSET);
     h->batch_length = batch_length;
     h->partition_leader_epoch = (int32_t)get_be32(buf + OFF_LEADER_EPOCH);
@@ -267,13 +278,16 @@ static mq_err_t walk_records(const mq_batch_header_t *h, const uint8_t *p, const
 
 mq_err_t mq__batch_validate_header(const uint8_t *buf, size_t len, mq_batch_header_t *h)
 {
-    mq_err_t err = mq__batch_parse_header(buf, len, h);
-    if (err != MQ_OK)
+    /* Framing, then the CRC, then the fields it covers: damage in transit
+     * reads as MQ_ERR_CORRUPT_MESSAGE (retriable), not as a bad layout. */
+    size_t size;
+    if (frame_size(buf, len, &size) != MQ_OK || size != len)
         return MQ_ERR_INVALID_BATCH; /* a short buffer is a bad batch here */
-    if (mq__batch_size(h) != len)
-        return MQ_ERR_INVALID_BATCH;
-    if ((err = mq__batch_verify_crc(buf, len)) != MQ_OK)
+    mq_err_t err = mq__batch_verify_crc(buf, len);
+    if (err != MQ_OK)
         return err;
+    if (mq__batch_parse_header(buf, len, h) != MQ_OK)
+        return MQ_ERR_INVALID_BATCH;
     if ((err = check_attributes(h->attributes)) != MQ_OK)
         return err;
     if ((h->attributes & MQ_BATCH_COMPRESSION_MASK) != MQ_BATCH_COMPRESSION_NONE)
@@ -293,11 +307,13 @@ mq_err_t mq__record_iter_init_cap(mq_record_iter_t *it, const uint8_t *batch, si
                                   size_t max_decompressed)
 {
     memset(it, 0, sizeof(*it));
-    mq_err_t err = mq__batch_parse_header(batch, len, &it->hdr);
+    size_t size;
+    mq_err_t err = frame_size(batch, len, &size);
     if (err != MQ_OK)
         return err;
-    size_t size = mq__batch_size(&it->hdr);
     if ((err = mq__batch_verify_crc(batch, size)) != MQ_OK)
+        return err;
+    if ((err = mq__batch_parse_header(batch, size, &it->hdr)) != MQ_OK)
         return err;
     int codec = it->hdr.attributes & MQ_BATCH_COMPRESSION_MASK;
     const uint8_t *records = batch + MQ_BATCH_HEADER_SIZE;

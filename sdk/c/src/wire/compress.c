@@ -76,6 +76,17 @@ static mq_err_t outbuf_grow(struct outbuf *o)
     return MQ_OK;
 }
 
+/* Where a decoder may write when the buffer has no room yet (0 bytes). */
+static uint8_t no_room[1];
+
+static uint8_t *out_pos(struct outbuf *o)
+{
+    return o->buf ? o->buf + o->len : no_room;
+}
+
+/* Both decoders run the same loop: decode into whatever room there is, and
+ * grow only when a call makes no progress for lack of room. Output that ends
+ * exactly at the cap therefore succeeds. */
 static mq_err_t decompress_lz4(const uint8_t *in, size_t len, struct outbuf *o)
 {
     LZ4F_dctx *dctx;
@@ -83,36 +94,25 @@ static mq_err_t decompress_lz4(const uint8_t *in, size_t len, struct outbuf *o)
         return MQ_ERR_NO_MEMORY;
     mq_err_t err = MQ_OK;
     size_t pos = 0;
-    size_t hint = 1; /* 0 = a frame just ended */
-    while (pos < len) {
-        if (o->len == o->cap && (err = outbuf_grow(o)) != MQ_OK)
-            break;
+    size_t hint = 1; /* 0 = the last frame is complete */
+    while (pos < len || hint != 0) {
         size_t src_n = len - pos;
         size_t dst_n = o->cap - o->len;
-        hint = LZ4F_decompress(dctx, o->buf + o->len, &dst_n, in + pos, &src_n, NULL);
+        hint = LZ4F_decompress(dctx, out_pos(o), &dst_n, in + pos, &src_n, NULL);
         if (LZ4F_isError(hint)) {
             err = MQ_ERR_INVALID_BATCH;
             break;
         }
         pos += src_n;
         o->len += dst_n;
-        if (src_n == 0 && dst_n == 0 && o->len < o->cap) {
-            err = MQ_ERR_INVALID_BATCH; /* no progress */
+        if (src_n || dst_n)
+            continue;
+        if (o->len < o->cap) {
+            err = MQ_ERR_INVALID_BATCH; /* stuck with room to spare: truncated */
             break;
         }
-    }
-    /* Input consumed but the frame wants more (or flushes more output). */
-    while (err == MQ_OK && hint != 0) {
-        if (o->len == o->cap && (err = outbuf_grow(o)) != MQ_OK)
+        if ((err = outbuf_grow(o)) != MQ_OK)
             break;
-        size_t src_n = 0;
-        size_t dst_n = o->cap - o->len;
-        hint = LZ4F_decompress(dctx, o->buf + o->len, &dst_n, in + pos, &src_n, NULL);
-        if (LZ4F_isError(hint) || (dst_n == 0 && hint != 0)) {
-            err = MQ_ERR_INVALID_BATCH; /* truncated frame */
-            break;
-        }
-        o->len += dst_n;
     }
     LZ4F_freeDecompressionContext(dctx);
     return err;
@@ -128,25 +128,25 @@ static mq_err_t decompress_zstd(const uint8_t *in, size_t len, struct outbuf *o)
     ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 25);
     mq_err_t err = MQ_OK;
     ZSTD_inBuffer ib = {in, len, 0};
-    size_t ret = 1; /* 0 = the last frame is complete */
     for (;;) {
-        if (o->len == o->cap && (err = outbuf_grow(o)) != MQ_OK)
-            break;
-        ZSTD_outBuffer ob = {o->buf, o->cap, o->len};
+        ZSTD_outBuffer ob = {out_pos(o), o->cap - o->len, 0};
         size_t in_before = ib.pos;
-        ret = ZSTD_decompressStream(dctx, &ob, &ib);
+        size_t ret = ZSTD_decompressStream(dctx, &ob, &ib);
         if (ZSTD_isError(ret)) {
             err = MQ_ERR_INVALID_BATCH;
             break;
         }
-        int progress = ob.pos != o->len || ib.pos != in_before;
-        o->len = ob.pos;
+        o->len += ob.pos;
         if (ret == 0 && ib.pos == ib.size)
             break;
-        if (!progress && o->len < o->cap) {
-            err = MQ_ERR_INVALID_BATCH; /* truncated frame */
+        if (ob.pos || ib.pos != in_before)
+            continue;
+        if (o->len < o->cap) {
+            err = MQ_ERR_INVALID_BATCH; /* stuck with room to spare: truncated */
             break;
         }
+        if ((err = outbuf_grow(o)) != MQ_OK)
+            break;
     }
     ZSTD_freeDCtx(dctx);
     return err;
