@@ -273,6 +273,9 @@ MQ_API mq_err_t mq_producer_new(const mq_conf_t *conf, mq_producer_t **out, char
  *         ::MQ_ERR_INVALID_ARG if @p p or @p topic is NULL, the topic name is
  *         empty, @p partition is below ::MQ_PARTITION_ANY, a length is set
  *         with a NULL buffer, or @p flags has an unknown bit;
+ *         ::MQ_ERR_UNKNOWN_PARTITION if @p partition is not below the
+ *         topic's partition count (when that is known already; else the
+ *         delivery report carries this error);
  *         ::MQ_ERR_MESSAGE_TOO_LARGE if the encoded record exceeds
  *         message.max.bytes;
  *         ::MQ_ERR_QUEUE_FULL if queue.buffering.max.messages or

@@ -1,0 +1,525 @@
+/* Per-partition batches. mq_produce's cost is here: one lock, a topic
+ * lookup (usually the cached last topic) and one copy of the message into
+ * the open batch's buffer with the codec's batch builder. */
+#include "producer/accumulator.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+
+/* A new batch's first buffer: grown by the builder up to batch.size. */
+#define BATCH_INITIAL_CAP (16 * 1024)
+
+mq_err_t mq__acc_init(mq_acc_t *acc, const mq_conf_t *conf, int32_t part_in_flight_max,
+                      void (*wake)(void *), void *wake_arg)
+{
+    memset(acc, 0, sizeof(*acc));
+    acc->conf = conf;
+    acc->max_msgs = conf->queue_buffering_max_messages;
+    acc->max_bytes = conf->queue_buffering_max_kbytes * 1024;
+    acc->part_in_flight_max = part_in_flight_max;
+    acc->sender_wake_ms = INT64_MAX;
+    acc->wake = wake;
+    acc->wake_arg = wake_arg;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&acc->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&acc->lock, NULL);
+    return MQ_OK;
+}
+
+void mq__pbatch_free(mq_pbatch_t *b)
+{
+    if (!b)
+        return;
+    mq__batch_builder_free(&b->builder);
+    free(b->meta);
+    free(b);
+}
+
+static void free_batch_list(mq_pbatch_t *b)
+{
+    while (b) {
+        mq_pbatch_t *next = b->next;
+        mq__pbatch_free(b);
+        b = next;
+    }
+}
+
+static void free_ua_list(mq_ua_msg_t *m)
+{
+    while (m) {
+        mq_ua_msg_t *next = m->next;
+        free(m);
+        m = next;
+    }
+}
+
+void mq__acc_destroy(mq_acc_t *acc)
+{
+    mq_topic_t *t = acc->topics;
+    while (t) {
+        mq_topic_t *next = t->next;
+        for (int32_t i = 0; i < t->partitions; i++) {
+            mq__pbatch_free(t->parts[i].open);
+            free_batch_list(t->parts[i].ready_head);
+        }
+        free_ua_list(t->ua_head);
+        free_ua_list(t->ua_bad);
+        free(t->parts);
+        free(t->name);
+        free(t);
+        t = next;
+    }
+    pthread_mutex_destroy(&acc->lock);
+    pthread_cond_destroy(&acc->cond);
+}
+
+static mq_topic_t *find_topic(mq_acc_t *acc, const char *name)
+{
+    if (acc->last && strcmp(acc->last->name, name) == 0)
+        return acc->last;
+    for (mq_topic_t *t = acc->topics; t; t = t->next) {
+        if (strcmp(t->name, name) == 0) {
+            acc->last = t;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static mq_topic_t *new_topic(mq_acc_t *acc, const char *name)
+{
+    mq_topic_t *t = calloc(1, sizeof(*t));
+    if (!t || !(t->name = strdup(name))) {
+        free(t);
+        return NULL;
+    }
+    t->partitions = -1;
+    mq__sticky_init(&t->sticky, (uint64_t)(uintptr_t)t ^ (uint64_t)time(NULL));
+    t->next = acc->topics;
+    acc->topics = t;
+    acc->last = t;
+    return t;
+}
+
+static void seal(mq_acc_t *acc, mq_topic_t *t, int32_t partition)
+{
+    mq_tpart_t *tp = &t->parts[partition];
+    mq_pbatch_t *b = tp->open;
+    if (!b)
+        return;
+    tp->open = NULL;
+    b->next = NULL;
+    if (tp->ready_tail)
+        tp->ready_tail->next = b;
+    else
+        tp->ready_head = b;
+    tp->ready_tail = b;
+    acc->batches_sealed++;
+    mq__sticky_batch_sealed(&t->sticky, partition, t->partitions);
+}
+
+static mq_pbatch_t *new_batch(mq_acc_t *acc, mq_topic_t *t, int32_t partition, int64_t now)
+{
+    mq_pbatch_t *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    size_t cap = (size_t)acc->conf->batch_size < BATCH_INITIAL_CAP ? (size_t)acc->conf->batch_size
+                                                                   : BATCH_INITIAL_CAP;
+    if (mq__batch_builder_init(&b->builder, cap) != MQ_OK) {
+        free(b);
+        return NULL;
+    }
+    b->topic = t;
+    b->partition = partition;
+    b->first_ms = now;
+    b->base_sequence = -1;
+    int64_t timeout = acc->conf->message_timeout_ms;
+    b->deadline_ms = timeout ? now + timeout : 0;
+    return b;
+}
+
+/* Appends to the partition's open batch, sealing it first if the record
+ * would overflow batch.size, and after if it reached batch.num.messages. */
+static mq_err_t append_to_partition(mq_acc_t *acc, mq_topic_t *t, int32_t partition,
+                                    const void *key, size_t key_len, const void *value,
+                                    size_t value_len, const mq_header_t *headers,
+                                    size_t header_count, int64_t timestamp, void *opaque,
+                                    size_t record_size, int64_t now, int *woke)
+{
+    mq_tpart_t *tp = &t->parts[partition];
+    if (tp->open && tp->open->builder.len + record_size > (size_t)acc->conf->batch_size) {
+        seal(acc, t, partition);
+        *woke = 1;
+    }
+    if (!tp->open) {
+        tp->open = new_batch(acc, t, partition, now);
+        if (!tp->open)
+            return MQ_ERR_NO_MEMORY;
+        if (now + acc->conf->linger_ms < acc->sender_wake_ms)
+            *woke = 1;
+    }
+    mq_pbatch_t *b = tp->open;
+    if (b->count == b->meta_cap) {
+        int32_t cap = b->meta_cap ? b->meta_cap * 2 : 64;
+        mq_msg_meta_t *m = realloc(b->meta, (size_t)cap * sizeof(*m));
+        if (!m)
+            return MQ_ERR_NO_MEMORY;
+        b->meta = m;
+        b->meta_cap = cap;
+    }
+    mq_err_t err = mq__batch_builder_add(&b->builder, timestamp, key, key_len, value, value_len,
+                                         headers, header_count);
+    if (err != MQ_OK)
+        return err;
+    b->meta[b->count++] = (mq_msg_meta_t){opaque, timestamp};
+    b->bytes += record_size;
+    if (b->count >= acc->conf->batch_num_messages ||
+        b->builder.len >= (size_t)acc->conf->batch_size) {
+        seal(acc, t, partition);
+        *woke = 1;
+    }
+    return MQ_OK;
+}
+
+static mq_err_t park_unassigned(mq_topic_t *t, int32_t partition, const void *key, size_t key_len,
+                                const void *value, size_t value_len, const mq_header_t *headers,
+                                size_t header_count, int64_t timestamp, void *opaque,
+                                size_t record_size, int64_t now)
+{
+    size_t hbytes = 0;
+    for (size_t i = 0; i < header_count; i++)
+        hbytes += headers[i].key_len + headers[i].value_len;
+    mq_ua_msg_t *m =
+        malloc(sizeof(*m) + header_count * sizeof(mq_header_t) + key_len + value_len + hbytes);
+    if (!m)
+        return MQ_ERR_NO_MEMORY;
+    *m = (mq_ua_msg_t){.partition = partition,
+                       .opaque = opaque,
+                       .timestamp = timestamp,
+                       .enq_ms = now,
+                       .key_len = key_len,
+                       .value_len = value_len,
+                       .header_count = header_count,
+                       .bytes = record_size};
+    m->headers = (mq_header_t *)m->data;
+    uint8_t *p = m->data + header_count * sizeof(mq_header_t);
+    for (size_t i = 0; i < header_count; i++) {
+        m->headers[i] = headers[i];
+        memcpy(p, headers[i].key, headers[i].key_len);
+        m->headers[i].key = (const char *)p;
+        p += headers[i].key_len;
+        if (headers[i].value) {
+            memcpy(p, headers[i].value, headers[i].value_len);
+            m->headers[i].value = p;
+            p += headers[i].value_len;
+        }
+    }
+    if (key) {
+        memcpy(p, key, key_len);
+        m->key = p;
+        p += key_len;
+    }
+    if (value) {
+        memcpy(p, value, value_len);
+        m->value = p;
+    }
+    if (t->ua_tail)
+        t->ua_tail->next = m;
+    else
+        t->ua_head = m;
+    t->ua_tail = m;
+    return MQ_OK;
+}
+
+/* Waits for buffer space; returns MQ_OK when there is room. */
+static mq_err_t wait_space(mq_acc_t *acc, size_t record_size, int block)
+{
+    struct timespec until;
+    int have_until = 0;
+    while (!acc->closed &&
+           (acc->msgs + 1 > acc->max_msgs || acc->bytes + (int64_t)record_size > acc->max_bytes)) {
+        /* An empty buffer always takes one message, however large. */
+        if (acc->msgs == 0)
+            return MQ_OK;
+        if (!block)
+            return MQ_ERR_QUEUE_FULL;
+        if (!have_until) {
+            mq__abstime(&until, acc->conf->max_block_ms);
+            have_until = 1;
+        }
+        if (pthread_cond_timedwait(&acc->cond, &acc->lock, &until) == ETIMEDOUT)
+            return acc->closed ? MQ_ERR_CLOSED : MQ_ERR_QUEUE_FULL;
+    }
+    return acc->closed ? MQ_ERR_CLOSED : MQ_OK;
+}
+
+mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, const void *key,
+                        size_t key_len, const void *value, size_t value_len,
+                        const mq_header_t *headers, size_t header_count, int64_t timestamp,
+                        void *opaque, size_t record_size, int block)
+{
+    int woke = 0;
+    int64_t now = mq__mono_ms();
+    pthread_mutex_lock(&acc->lock);
+    mq_err_t err = wait_space(acc, record_size, block);
+    if (err != MQ_OK)
+        goto out;
+    mq_topic_t *t = find_topic(acc, topic);
+    if (!t) {
+        if (!(t = new_topic(acc, topic))) {
+            err = MQ_ERR_NO_MEMORY;
+            goto out;
+        }
+        woke = 1; /* the I/O thread asks for its metadata */
+    }
+    /* Behind parked messages too, so a partition keeps produce order. */
+    if (t->partitions < 0 || t->ua_head) {
+        if (t->partitions >= 0 && partition >= t->partitions) {
+            err = MQ_ERR_UNKNOWN_PARTITION;
+            goto out;
+        }
+        err = park_unassigned(t, partition, key, key_len, value, value_len, headers, header_count,
+                              timestamp, opaque, record_size, now);
+    } else {
+        int32_t p = mq__partition_choose(&t->sticky, partition, key, key_len, t->partitions);
+        if (p < 0) {
+            err = MQ_ERR_UNKNOWN_PARTITION;
+            goto out;
+        }
+        err = append_to_partition(acc, t, p, key, key_len, value, value_len, headers, header_count,
+                                  timestamp, opaque, record_size, now, &woke);
+    }
+    if (err == MQ_OK) {
+        acc->msgs++;
+        acc->bytes += (int64_t)record_size;
+    }
+out:
+    pthread_mutex_unlock(&acc->lock);
+    if (woke && acc->wake)
+        acc->wake(acc->wake_arg);
+    return err;
+}
+
+/* ---- I/O thread side ----------------------------------------------------- */
+
+static void assign_unassigned(mq_acc_t *acc, mq_topic_t *t)
+{
+    int woke = 0;
+    while (t->ua_head) {
+        mq_ua_msg_t *m = t->ua_head;
+        int32_t p =
+            mq__partition_choose(&t->sticky, m->partition, m->key, m->key_len, t->partitions);
+        if (p < 0) {
+            /* Explicit partition the topic lacks: the I/O thread fails it. */
+            t->ua_head = m->next;
+            if (!t->ua_head)
+                t->ua_tail = NULL;
+            m->next = t->ua_bad;
+            t->ua_bad = m;
+            continue;
+        }
+        if (append_to_partition(acc, t, p, m->key, m->key_len, m->value, m->value_len, m->headers,
+                                m->header_count, m->timestamp, m->opaque, m->bytes, m->enq_ms,
+                                &woke) != MQ_OK)
+            return; /* out of memory: try again next round */
+        t->ua_head = m->next;
+        if (!t->ua_head)
+            t->ua_tail = NULL;
+        free(m);
+    }
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+size_t mq__acc_collect(mq_acc_t *acc, int64_t now, int flush_all, mq_pbatch_t **out, size_t max,
+                       size_t max_bytes, mq_pbatch_t **expired, int64_t *next_ms)
+{
+    size_t n = 0, bytes = 0;
+    int64_t next = INT64_MAX;
+    mq_pbatch_t *exp_head = NULL;
+    pthread_mutex_lock(&acc->lock);
+    for (mq_topic_t *t = acc->topics; t; t = t->next) {
+        if (t->partitions < 0)
+            continue;
+        if (t->ua_head)
+            assign_unassigned(acc, t);
+        for (int32_t i = 0; i < t->partitions; i++) {
+            mq_tpart_t *tp = &t->parts[i];
+            if (tp->open) {
+                int64_t due = tp->open->first_ms + acc->conf->linger_ms;
+                if (flush_all || acc->closed || due <= now)
+                    seal(acc, t, i);
+                else
+                    next = min64(next, due);
+            }
+            /* Expire waiting batches from the head, keeping order. */
+            while (tp->ready_head && tp->ready_head->deadline_ms &&
+                   tp->ready_head->deadline_ms <= now) {
+                mq_pbatch_t *b = tp->ready_head;
+                tp->ready_head = b->next;
+                if (!tp->ready_head)
+                    tp->ready_tail = NULL;
+                b->next = exp_head;
+                exp_head = b;
+            }
+            while (tp->ready_head && tp->in_flight < acc->part_in_flight_max && n < max) {
+                mq_pbatch_t *b = tp->ready_head;
+                if (b->retry_at_ms > now) {
+                    next = min64(next, b->retry_at_ms);
+                    break;
+                }
+                if (n > 0 && bytes + b->builder.len > max_bytes)
+                    break;
+                tp->ready_head = b->next;
+                if (!tp->ready_head)
+                    tp->ready_tail = NULL;
+                b->next = NULL;
+                tp->in_flight++;
+                out[n++] = b;
+                bytes += b->builder.len;
+            }
+            if (tp->ready_head && tp->ready_head->deadline_ms)
+                next = min64(next, tp->ready_head->deadline_ms);
+        }
+    }
+    acc->sender_wake_ms = next;
+    pthread_mutex_unlock(&acc->lock);
+    *expired = exp_head;
+    *next_ms = next;
+    return n;
+}
+
+mq_err_t mq__acc_set_partitions(mq_acc_t *acc, mq_topic_t *t, int32_t partitions)
+{
+    mq_err_t err = MQ_OK;
+    pthread_mutex_lock(&acc->lock);
+    if (partitions > t->partitions) {
+        mq_tpart_t *parts = realloc(t->parts, (size_t)partitions * sizeof(*parts));
+        if (!parts) {
+            err = MQ_ERR_NO_MEMORY;
+        } else {
+            int32_t old = t->partitions < 0 ? 0 : t->partitions;
+            memset(parts + old, 0, (size_t)(partitions - old) * sizeof(*parts));
+            t->parts = parts;
+            t->partitions = partitions;
+        }
+    }
+    if (t->partitions >= 0)
+        assign_unassigned(acc, t);
+    pthread_mutex_unlock(&acc->lock);
+    return err;
+}
+
+mq_ua_msg_t *mq__acc_take_ua(mq_acc_t *acc, mq_topic_t *t, int bad_only)
+{
+    pthread_mutex_lock(&acc->lock);
+    mq_ua_msg_t *m = t->ua_bad;
+    t->ua_bad = NULL;
+    if (!bad_only && t->ua_head) {
+        t->ua_tail->next = m;
+        m = t->ua_head;
+        t->ua_head = t->ua_tail = NULL;
+    }
+    pthread_mutex_unlock(&acc->lock);
+    return m;
+}
+
+void mq__acc_requeue(mq_acc_t *acc, mq_pbatch_t *b, int64_t retry_at_ms)
+{
+    pthread_mutex_lock(&acc->lock);
+    mq_tpart_t *tp = &b->topic->parts[b->partition];
+    tp->in_flight--;
+    b->retry_at_ms = retry_at_ms;
+    b->next = tp->ready_head;
+    tp->ready_head = b;
+    if (!tp->ready_tail)
+        tp->ready_tail = b;
+    pthread_mutex_unlock(&acc->lock);
+}
+
+void mq__acc_batch_done(mq_acc_t *acc, mq_pbatch_t *b)
+{
+    pthread_mutex_lock(&acc->lock);
+    b->topic->parts[b->partition].in_flight--;
+    pthread_mutex_unlock(&acc->lock);
+}
+
+void mq__acc_release(mq_acc_t *acc, int64_t msgs, int64_t bytes)
+{
+    pthread_mutex_lock(&acc->lock);
+    acc->msgs -= msgs;
+    acc->bytes -= bytes;
+    pthread_cond_broadcast(&acc->cond);
+    pthread_mutex_unlock(&acc->lock);
+}
+
+void mq__acc_take_all(mq_acc_t *acc, mq_pbatch_t **batches, mq_ua_msg_t **ua)
+{
+    mq_pbatch_t *bl = NULL;
+    mq_ua_msg_t *ul = NULL;
+    pthread_mutex_lock(&acc->lock);
+    for (mq_topic_t *t = acc->topics; t; t = t->next) {
+        for (int32_t i = 0; i < t->partitions; i++) {
+            mq_tpart_t *tp = &t->parts[i];
+            if (tp->open)
+                seal(acc, t, i);
+            while (tp->ready_head) {
+                mq_pbatch_t *b = tp->ready_head;
+                tp->ready_head = b->next;
+                b->next = bl;
+                bl = b;
+            }
+            tp->ready_tail = NULL;
+        }
+        mq_ua_msg_t *lists[2] = {t->ua_head, t->ua_bad};
+        for (int k = 0; k < 2; k++) {
+            while (lists[k]) {
+                mq_ua_msg_t *m = lists[k];
+                lists[k] = m->next;
+                m->next = ul;
+                ul = m;
+            }
+        }
+        t->ua_head = t->ua_tail = t->ua_bad = NULL;
+    }
+    pthread_mutex_unlock(&acc->lock);
+    *batches = bl;
+    *ua = ul;
+}
+
+void mq__acc_close(mq_acc_t *acc)
+{
+    pthread_mutex_lock(&acc->lock);
+    acc->closed = 1;
+    pthread_cond_broadcast(&acc->cond);
+    pthread_mutex_unlock(&acc->lock);
+}
+
+mq_err_t mq__acc_wait_empty(mq_acc_t *acc, int32_t timeout_ms)
+{
+    struct timespec until;
+    if (timeout_ms >= 0)
+        mq__abstime(&until, timeout_ms);
+    mq_err_t err = MQ_OK;
+    pthread_mutex_lock(&acc->lock);
+    while (acc->msgs > 0) {
+        int rc = timeout_ms < 0 ? pthread_cond_wait(&acc->cond, &acc->lock)
+                                : pthread_cond_timedwait(&acc->cond, &acc->lock, &until);
+        if (rc == ETIMEDOUT) {
+            err = acc->msgs > 0 ? MQ_ERR_TIMED_OUT : MQ_OK;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&acc->lock);
+    return err;
+}

@@ -1,0 +1,244 @@
+// Accumulator: batches per partition sealed by count, size and linger;
+// the buffer bound; unassigned messages; retries keep order. No network.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "conf.h"
+#include "event.h"
+#include "producer/accumulator.h"
+#include "wire/batch.h"
+}
+
+namespace
+{
+
+struct Acc : ::testing::Test {
+    mq_conf_t *conf = nullptr;
+    mq_acc_t acc;
+    int wakes = 0;
+    static void wake(void *arg)
+    {
+        ++*(int *)arg;
+    }
+
+    void start(std::vector<std::pair<const char *, const char *>> kv = {})
+    {
+        conf = mq_conf_new();
+        for (auto &p : kv)
+            ASSERT_EQ(mq_conf_set(conf, p.first, p.second, NULL, 0), MQ_OK) << p.first;
+        ASSERT_EQ(mq__acc_init(&acc, conf, 1, wake, &wakes), MQ_OK);
+    }
+    void TearDown() override
+    {
+        if (conf) {
+            mq__acc_destroy(&acc);
+            mq_conf_destroy(conf);
+        }
+    }
+    mq_err_t add(const char *topic, int32_t part, const std::string &key, const std::string &value,
+                 int block = 0)
+    {
+        size_t rs = mq__batch_record_size(0, 0, key.size(), key.empty(), value.size(), 0, NULL, 0);
+        return mq__acc_append(&acc, topic, part, key.empty() ? NULL : key.data(), key.size(),
+                              value.data(), value.size(), NULL, 0, 1000, (void *)(uintptr_t)7, rs,
+                              block);
+    }
+    mq_topic_t *topic(const char *name)
+    {
+        for (mq_topic_t *t = acc.topics; t; t = t->next)
+            if (std::string(t->name) == name)
+                return t;
+        return nullptr;
+    }
+    std::vector<mq_pbatch_t *> collect(int64_t now, int flush = 0, size_t max = 64)
+    {
+        std::vector<mq_pbatch_t *> out(max);
+        mq_pbatch_t *expired = nullptr;
+        int64_t next;
+        size_t n = mq__acc_collect(&acc, now, flush, out.data(), max, SIZE_MAX, &expired, &next);
+        EXPECT_EQ(expired, nullptr);
+        out.resize(n);
+        return out;
+    }
+    void finish(std::vector<mq_pbatch_t *> &v)
+    {
+        for (auto *b : v) {
+            mq__acc_batch_done(&acc, b);
+            mq__acc_release(&acc, b->count, (int64_t)b->bytes);
+            mq__pbatch_free(b);
+        }
+        v.clear();
+    }
+};
+
+} // namespace
+
+TEST_F(Acc, UnknownTopicWaitsThenAssignsByKey)
+{
+    start();
+    ASSERT_EQ(add("t", MQ_PARTITION_ANY, "k1", "v1"), MQ_OK);
+    ASSERT_EQ(add("t", 2, "", "explicit"), MQ_OK);
+    ASSERT_EQ(add("t", 9, "", "bad partition"), MQ_OK);
+    EXPECT_GE(wakes, 1) << "a new topic wakes the I/O thread for metadata";
+    mq_topic_t *t = topic("t");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->partitions, -1);
+    EXPECT_TRUE(collect(mq__mono_ms() + 1000, 1).empty()) << "nothing is sendable before metadata";
+    ASSERT_EQ(mq__acc_set_partitions(&acc, t, 4), MQ_OK);
+    auto got = collect(mq__mono_ms(), 1);
+    ASSERT_EQ(got.size(), 2u);
+    int32_t kp = mq__partition_for_key("k1", 2, 4);
+    bool saw_key = false, saw_explicit = false;
+    for (auto *b : got) {
+        if (b->partition == kp)
+            saw_key = true;
+        if (b->partition == 2)
+            saw_explicit = true;
+    }
+    EXPECT_TRUE(saw_key);
+    EXPECT_TRUE(saw_explicit);
+    mq_ua_msg_t *bad = mq__acc_take_ua(&acc, t, 1);
+    ASSERT_NE(bad, nullptr);
+    EXPECT_EQ(bad->partition, 9);
+    EXPECT_EQ(bad->next, nullptr);
+    mq__acc_release(&acc, 1, (int64_t)bad->bytes);
+    free(bad);
+    finish(got);
+    EXPECT_EQ(acc.msgs, 0);
+    EXPECT_EQ(add("t", 4, "", "x"), MQ_ERR_UNKNOWN_PARTITION) << "known count: fails at once";
+}
+
+TEST_F(Acc, SealByCountAndLinger)
+{
+    start({{"batch.num.messages", "10"}, {"linger.ms", "50"}});
+    ASSERT_EQ(add("t", MQ_PARTITION_ANY, "", "v"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 1), MQ_OK);
+    int64_t now = mq__mono_ms();
+    for (int i = 0; i < 24; i++)
+        ASSERT_EQ(add("t", 0, "", "v" + std::to_string(i)), MQ_OK);
+    auto got = collect(now, 0, 64);
+    // Partition in-flight limit is 1: one sealed batch at a time.
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]->count, 10);
+    finish(got);
+    got = collect(now);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]->count, 10);
+    finish(got);
+    EXPECT_TRUE(collect(now).empty()) << "5 messages wait for linger.ms";
+    got = collect(now + 60);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]->count, 5);
+    // The batch decodes as the records we put in.
+    const uint8_t *wire;
+    size_t len;
+    ASSERT_EQ(mq__batch_builder_finish(&got[0]->builder, -1, -1, -1, 0, &wire, &len), MQ_OK);
+    mq_record_iter_t it;
+    ASSERT_EQ(mq__record_iter_init(&it, wire, len), MQ_OK);
+    mq_record_t rec;
+    int i = 0;
+    while (mq__record_iter_next(&it, &rec) == 1) {
+        std::string want = "v" + std::to_string(19 + i);
+        EXPECT_EQ(std::string((const char *)rec.value, rec.value_len), want);
+        EXPECT_EQ(rec.key, nullptr);
+        i++;
+    }
+    mq__record_iter_free(&it);
+    EXPECT_EQ(i, 5);
+    EXPECT_EQ(got[0]->meta[0].opaque, (void *)(uintptr_t)7);
+    finish(got);
+}
+
+TEST_F(Acc, SealBySize)
+{
+    start({{"batch.size", "1000"}, {"linger.ms", "1000"}});
+    ASSERT_EQ(add("t", 0, "", "x"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 1), MQ_OK);
+    collect(0); // moves the parked message into a batch
+    std::string v(100, 'a');
+    for (int i = 0; i < 30; i++)
+        ASSERT_EQ(add("t", 0, "", v), MQ_OK);
+    mq_tpart_t *tp = &topic("t")->parts[0];
+    int sealed = 0;
+    for (mq_pbatch_t *b = tp->ready_head; b; b = b->next) {
+        EXPECT_LE(b->builder.len, 1000u);
+        EXPECT_GT(b->builder.len, 800u);
+        sealed++;
+    }
+    EXPECT_EQ(sealed, 3);
+    // A record larger than batch.size still goes out, alone.
+    std::string big(5000, 'b');
+    ASSERT_EQ(add("t", 0, "", big), MQ_OK);
+    EXPECT_EQ(tp->ready_tail->count, 1);
+}
+
+TEST_F(Acc, QueueFullAndBlock)
+{
+    start({{"queue.buffering.max.messages", "5"}, {"max.block.ms", "100"}});
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(add("t", 0, "", "v"), MQ_OK);
+    EXPECT_EQ(add("t", 0, "", "v"), MQ_ERR_QUEUE_FULL);
+    int64_t t0 = mq__mono_ms();
+    EXPECT_EQ(add("t", 0, "", "v", 1), MQ_ERR_QUEUE_FULL);
+    int64_t waited = mq__mono_ms() - t0;
+    EXPECT_GE(waited, 90);
+    EXPECT_LT(waited, 2000);
+    mq__acc_release(&acc, 1, 0);
+    EXPECT_EQ(add("t", 0, "", "v"), MQ_OK);
+    mq__acc_close(&acc);
+    EXPECT_EQ(add("t", 0, "", "v"), MQ_ERR_CLOSED);
+}
+
+TEST_F(Acc, BytesBound)
+{
+    start({{"queue.buffering.max.kbytes", "1"}});
+    std::string v(600, 'x');
+    ASSERT_EQ(add("t", 0, "", v), MQ_OK);
+    EXPECT_EQ(add("t", 0, "", v), MQ_ERR_QUEUE_FULL);
+    EXPECT_EQ(add("t", 0, "", "small"), MQ_OK);
+}
+
+TEST_F(Acc, RetryGoesFirstAndKeepsOrder)
+{
+    start({{"batch.num.messages", "1"}});
+    ASSERT_EQ(add("t", 0, "", "a"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 1), MQ_OK);
+    ASSERT_EQ(add("t", 0, "", "b"), MQ_OK);
+    int64_t now = mq__mono_ms();
+    auto got = collect(now);
+    ASSERT_EQ(got.size(), 1u);
+    mq_pbatch_t *first = got[0];
+    EXPECT_TRUE(collect(now).empty()) << "one in flight per partition";
+    mq__acc_requeue(&acc, first, now + 100);
+    EXPECT_TRUE(collect(now + 50).empty()) << "retry waits its backoff; b must not overtake";
+    got = collect(now + 100);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], first);
+    finish(got);
+    got = collect(now + 100);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_NE(got[0], first);
+    finish(got);
+    EXPECT_EQ(mq__acc_wait_empty(&acc, 0), MQ_OK);
+}
+
+TEST_F(Acc, ExpiredBatchesAreReturned)
+{
+    start({{"message.timeout.ms", "100"}, {"batch.num.messages", "1"}});
+    ASSERT_EQ(add("t", 0, "", "a"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 1), MQ_OK);
+    std::vector<mq_pbatch_t *> out(4);
+    mq_pbatch_t *expired = nullptr;
+    int64_t next;
+    size_t n =
+        mq__acc_collect(&acc, mq__mono_ms() + 1000, 0, out.data(), 4, SIZE_MAX, &expired, &next);
+    EXPECT_EQ(n, 0u);
+    ASSERT_NE(expired, nullptr);
+    EXPECT_EQ(expired->count, 1);
+    mq__acc_release(&acc, 1, (int64_t)expired->bytes);
+    mq__pbatch_free(expired);
+    EXPECT_EQ(mq__acc_wait_empty(&acc, 10), MQ_OK);
+}
