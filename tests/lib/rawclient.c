@@ -361,6 +361,19 @@ int rc_goaway_error(const rawclient_t *rc)
     return rc->goaway_error;
 }
 
+int rc_local_port(const rawclient_t *rc)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(rc->fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
 /* Marks every unfinished stream failed once the connection is gone. */
 static void fail_all(rawclient_t *rc)
 {

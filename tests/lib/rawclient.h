@@ -81,6 +81,8 @@ const char *rc_error(const rawclient_t *rc);
 int rc_pump(rawclient_t *rc, int timeout_ms);
 /* The last GOAWAY's error code, or -1 if none arrived. */
 int rc_goaway_error(const rawclient_t *rc);
+/* The connection's local TCP port (to find it in strace output). */
+int rc_local_port(const rawclient_t *rc);
 
 /* ---- mq.v1.Broker helpers ----------------------------------------------- */
 
