@@ -1,0 +1,440 @@
+/* One HTTP/2 (prior knowledge) connection carrying gRPC unary calls. */
+#include "net/conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "event.h"
+#include "wire/grpc.h"
+
+/* Windows and frame size we advertise: large, so a response is never
+ * throttled by flow control on loopback. */
+#define LOCAL_WINDOW (64 * 1024 * 1024)
+#define MAX_FRAME (1 << 20)
+#define MAX_RESPONSE (64 * 1024 * 1024)
+
+typedef struct call {
+    struct call *next, *prev;
+    mq_conn_t *conn;
+    int32_t stream_id;
+    uint8_t *req;
+    size_t req_len, req_off;
+    int64_t deadline_ms;
+    mq_grpc_decoder_t dec;
+    uint8_t *resp;
+    size_t resp_len;
+    int nresp;
+    int http_status;
+    int grpc_status; /* -1 until seen */
+    char *grpc_message;
+    mq_call_cb cb;
+    void *arg;
+} call_t;
+
+struct mq_conn {
+    int fd;
+    int established;
+    nghttp2_session *session;
+    call_t *calls; /* doubly linked */
+    size_t ncalls;
+    char authority[300];
+    char err[200];
+};
+
+static void set_err(mq_conn_t *c, const char *what, int e)
+{
+    if (!c->err[0])
+        snprintf(c->err, sizeof(c->err), "%s: %s", what, e ? strerror(e) : "closed");
+}
+
+/* ---- calls ---------------------------------------------------------------- */
+
+static void unlink_call(mq_conn_t *c, call_t *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        c->calls = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    c->ncalls--;
+}
+
+static void free_call(call_t *k)
+{
+    mq__grpc_decoder_free(&k->dec);
+    free(k->req);
+    free(k->resp);
+    free(k->grpc_message);
+    free(k);
+}
+
+/* Completes a call: decides the outcome from what arrived, runs cb. */
+static void finish_call(mq_conn_t *c, call_t *k, mq_err_t transport_err)
+{
+    unlink_call(c, k);
+    mq_err_t err = transport_err;
+    const char *msg = k->grpc_message;
+    int sent = k->req_off > 0;
+    if (err == MQ_OK) {
+        if (k->grpc_status < 0) {
+            err = k->http_status && k->http_status != 200 ? MQ_ERR_PROTOCOL : MQ_ERR_TRANSPORT;
+            if (!msg)
+                msg = k->http_status && k->http_status != 200 ? "HTTP error status without "
+                                                                "grpc-status"
+                                                              : "stream ended without grpc-status";
+        } else if (k->grpc_status != MQ_GRPC_OK) {
+            err = mq__err_from_grpc_status(k->grpc_status);
+        } else if (k->nresp != 1 || mq__grpc_decoder_finish(&k->dec) != MQ_OK) {
+            err = MQ_ERR_PROTOCOL;
+            msg = "unary call did not get exactly one response message";
+        }
+    }
+    k->cb(k->arg, err, msg, k->resp, k->resp_len, sent);
+    free_call(k);
+}
+
+static mq_err_t on_message(void *ud, const uint8_t *msg, size_t len)
+{
+    call_t *k = ud;
+    if (++k->nresp > 1)
+        return MQ_ERR_PROTOCOL;
+    k->resp = malloc(len ? len : 1);
+    if (!k->resp)
+        return MQ_ERR_NO_MEMORY;
+    memcpy(k->resp, msg, len);
+    k->resp_len = len;
+    return MQ_OK;
+}
+
+/* ---- nghttp2 callbacks ---------------------------------------------------- */
+
+static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
+{
+    (void)s;
+    (void)flags;
+    mq_conn_t *c = ud;
+    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    set_err(c, "send", errno);
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static ssize_t read_body_cb(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t length,
+                            uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    (void)s;
+    (void)stream_id;
+    (void)ud;
+    call_t *k = src->ptr;
+    size_t n = k->req_len - k->req_off;
+    if (n > length)
+        n = length;
+    memcpy(buf, k->req + k->req_off, n);
+    k->req_off += n;
+    if (k->req_off == k->req_len)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+static int on_header_cb(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
+                        size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                        void *ud)
+{
+    (void)flags;
+    (void)ud;
+    call_t *k = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+    if (!k)
+        return 0;
+    if (namelen == 7 && !memcmp(name, ":status", 7)) {
+        k->http_status = atoi((const char *)value);
+    } else if (namelen == 11 && !memcmp(name, "grpc-status", 11)) {
+        k->grpc_status = mq__grpc_status_parse((const char *)value, valuelen);
+        if (k->grpc_status < 0)
+            k->grpc_status = MQ_GRPC_UNKNOWN;
+    } else if (namelen == 12 && !memcmp(name, "grpc-message", 12) && !k->grpc_message) {
+        k->grpc_message = malloc(valuelen * 3 + 1);
+        if (k->grpc_message)
+            mq__grpc_message_decode((const char *)value, valuelen, k->grpc_message,
+                                    valuelen * 3 + 1);
+    }
+    return 0;
+}
+
+static int on_data_cb(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data,
+                      size_t len, void *ud)
+{
+    (void)flags;
+    (void)ud;
+    call_t *k = nghttp2_session_get_stream_user_data(s, stream_id);
+    if (k)
+        mq__grpc_decoder_feed(&k->dec, data, len, on_message, k); /* errors are sticky */
+    return 0;
+}
+
+static int on_close_cb(nghttp2_session *s, int32_t stream_id, uint32_t error_code, void *ud)
+{
+    mq_conn_t *c = ud;
+    call_t *k = nghttp2_session_get_stream_user_data(s, stream_id);
+    if (!k)
+        return 0;
+    nghttp2_session_set_stream_user_data(s, stream_id, NULL);
+    mq_err_t err = MQ_OK;
+    if (k->dec.error != MQ_OK)
+        err = MQ_ERR_PROTOCOL;
+    else if (error_code != NGHTTP2_NO_ERROR && k->grpc_status < 0)
+        err = MQ_ERR_TRANSPORT; /* reset or refused (GOAWAY): may be retried */
+    finish_call(c, k, err);
+    return 0;
+}
+
+/* ---- connection ----------------------------------------------------------- */
+
+static mq_err_t start_session(mq_conn_t *c)
+{
+    nghttp2_session_callbacks *cbs;
+    if (nghttp2_session_callbacks_new(&cbs) != 0)
+        return MQ_ERR_NO_MEMORY;
+    nghttp2_session_callbacks_set_send_callback(cbs, send_cb);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header_cb);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_cb);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_close_cb);
+    int rv = nghttp2_session_client_new(&c->session, cbs, c);
+    nghttp2_session_callbacks_del(cbs);
+    if (rv != 0)
+        return MQ_ERR_NO_MEMORY;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, LOCAL_WINDOW},
+        {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, MAX_FRAME},
+    };
+    if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
+        nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, LOCAL_WINDOW) != 0)
+        return MQ_ERR_NO_MEMORY;
+    return MQ_OK;
+}
+
+mq_err_t mq__conn_new(const char *host, const char *port, mq_conn_t **out, char *errstr,
+                      size_t errstr_size)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    int rv = getaddrinfo(host, port, &hints, &res);
+    if (rv != 0) {
+        snprintf(errstr, errstr_size, "cannot resolve %s:%s: %s", host, port, gai_strerror(rv));
+        return MQ_ERR_TRANSPORT;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "socket: %s", strerror(errno));
+        freeaddrinfo(res);
+        return MQ_ERR_TRANSPORT;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    rv = connect(fd, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rv != 0 && errno != EINPROGRESS) {
+        snprintf(errstr, errstr_size, "connect %s:%s: %s", host, port, strerror(errno));
+        close(fd);
+        return MQ_ERR_TRANSPORT;
+    }
+    mq_conn_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return MQ_ERR_NO_MEMORY;
+    }
+    c->fd = fd;
+    snprintf(c->authority, sizeof(c->authority), "%s:%s", host, port);
+    if (start_session(c) != MQ_OK) {
+        mq__conn_free(c);
+        return MQ_ERR_NO_MEMORY;
+    }
+    *out = c;
+    return MQ_OK;
+}
+
+int mq__conn_fd(const mq_conn_t *c)
+{
+    return c->fd;
+}
+
+int mq__conn_established(const mq_conn_t *c)
+{
+    return c->established;
+}
+
+uint32_t mq__conn_events(const mq_conn_t *c)
+{
+    if (!c->established)
+        return EPOLLOUT;
+    uint32_t ev = EPOLLIN;
+    if (nghttp2_session_want_write(c->session))
+        ev |= EPOLLOUT;
+    return ev;
+}
+
+size_t mq__conn_calls(const mq_conn_t *c)
+{
+    return c->ncalls;
+}
+
+mq_err_t mq__conn_flush(mq_conn_t *c, char *errstr, size_t errstr_size)
+{
+    if (!c->established)
+        return MQ_OK;
+    if (nghttp2_session_send(c->session) != 0) {
+        set_err(c, "send", 0);
+        snprintf(errstr, errstr_size, "%s: %s", c->authority, c->err);
+        return MQ_ERR_TRANSPORT;
+    }
+    return MQ_OK;
+}
+
+mq_err_t mq__conn_io(mq_conn_t *c, uint32_t events, char *errstr, size_t errstr_size)
+{
+    if (!c->established) {
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+        if (soerr || (events & (EPOLLERR | EPOLLHUP))) {
+            snprintf(errstr, errstr_size, "connect %s: %s", c->authority,
+                     strerror(soerr ? soerr : ECONNREFUSED));
+            return MQ_ERR_TRANSPORT;
+        }
+        if (!(events & EPOLLOUT))
+            return MQ_OK;
+        c->established = 1;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        uint8_t buf[65536];
+        for (;;) {
+            ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+            if (n > 0) {
+                ssize_t used = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
+                if (used < 0) {
+                    snprintf(errstr, errstr_size, "%s: HTTP/2 error: %s", c->authority,
+                             nghttp2_strerror((int)used));
+                    return MQ_ERR_TRANSPORT;
+                }
+                if ((size_t)n < sizeof(buf))
+                    break;
+                continue;
+            }
+            if (n == 0) {
+                snprintf(errstr, errstr_size, "%s: connection closed by the broker", c->authority);
+                return MQ_ERR_TRANSPORT;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            if (errno == EINTR)
+                continue;
+            snprintf(errstr, errstr_size, "%s: recv: %s", c->authority, strerror(errno));
+            return MQ_ERR_TRANSPORT;
+        }
+    }
+    if (mq__conn_flush(c, errstr, errstr_size) != MQ_OK)
+        return MQ_ERR_TRANSPORT;
+    if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session)) {
+        snprintf(errstr, errstr_size, "%s: HTTP/2 session ended (GOAWAY)", c->authority);
+        return MQ_ERR_TRANSPORT;
+    }
+    return MQ_OK;
+}
+
+#define NV(n, v)                                                                                   \
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE             \
+    }
+
+mq_err_t mq__conn_call(mq_conn_t *c, const char *path, const uint8_t *msg, size_t len,
+                       int64_t timeout_ms, mq_call_cb cb, void *arg)
+{
+    if (len > UINT32_MAX)
+        return MQ_ERR_REQUEST_TOO_LARGE;
+    call_t *k = calloc(1, sizeof(*k));
+    if (!k || !(k->req = malloc(len + MQ_GRPC_PREFIX_SIZE))) {
+        free(k);
+        return MQ_ERR_NO_MEMORY;
+    }
+    mq__grpc_put_prefix(k->req, (uint32_t)len);
+    memcpy(k->req + MQ_GRPC_PREFIX_SIZE, msg, len);
+    k->req_len = len + MQ_GRPC_PREFIX_SIZE;
+    k->grpc_status = -1;
+    k->cb = cb;
+    k->arg = arg;
+    k->conn = c;
+    k->deadline_ms = mq__mono_ms() + timeout_ms;
+    mq__grpc_decoder_init(&k->dec, MAX_RESPONSE);
+
+    char tmo[16];
+    mq__grpc_timeout_format(timeout_ms, tmo, sizeof(tmo));
+    nghttp2_nv hdrs[] = {
+        NV(":method", "POST"),
+        NV(":scheme", "http"),
+        NV(":path", path),
+        NV(":authority", c->authority),
+        NV("content-type", "application/grpc"),
+        NV("te", "trailers"),
+        NV("grpc-timeout", tmo),
+        NV("user-agent", "libmqclient/" MQ_VERSION_STR),
+    };
+    nghttp2_data_provider dp = {.source.ptr = k, .read_callback = read_body_cb};
+    int32_t id =
+        nghttp2_submit_request(c->session, NULL, hdrs, sizeof(hdrs) / sizeof(hdrs[0]), &dp, k);
+    if (id < 0) {
+        free_call(k);
+        return id == NGHTTP2_ERR_NOMEM ? MQ_ERR_NO_MEMORY : MQ_ERR_TRANSPORT;
+    }
+    k->stream_id = id;
+    k->next = c->calls;
+    if (c->calls)
+        c->calls->prev = k;
+    c->calls = k;
+    c->ncalls++;
+    return MQ_OK;
+}
+
+int64_t mq__conn_expire(mq_conn_t *c, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    call_t *k = c->calls;
+    while (k) {
+        call_t *nx = k->next;
+        if (k->deadline_ms <= now) {
+            nghttp2_session_set_stream_user_data(c->session, k->stream_id, NULL);
+            nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_CANCEL);
+            finish_call(c, k, MQ_ERR_TIMED_OUT);
+        } else if (k->deadline_ms < next) {
+            next = k->deadline_ms;
+        }
+        k = nx;
+    }
+    return next;
+}
+
+void mq__conn_free(mq_conn_t *c)
+{
+    if (!c)
+        return;
+    while (c->calls) {
+        nghttp2_session_set_stream_user_data(c->session, c->calls->stream_id, NULL);
+        finish_call(c, c->calls, MQ_ERR_TRANSPORT);
+    }
+    nghttp2_session_del(c->session);
+    close(c->fd);
+    free(c);
+}

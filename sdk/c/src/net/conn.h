@@ -1,0 +1,63 @@
+/* Private: one HTTP/2 connection to a broker (nghttp2 client session over
+ * a nonblocking TCP socket) carrying gRPC unary calls. The owner (an I/O
+ * thread) polls conn_fd for conn_events and calls mq__conn_io; nothing
+ * here blocks or starts threads. TLS will sit under the same interface. */
+#ifndef MQ_NET_CONN_H
+#define MQ_NET_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqclient.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mq_conn mq_conn_t;
+
+/* Called once per call, from mq__conn_io, mq__conn_expire or
+ * mq__conn_free. err is MQ_OK when the call completed with grpc-status OK
+ * and one response message (resp/len, valid only during the call); else the
+ * failure: MQ_ERR_TRANSPORT (connection lost, stream reset; the request may
+ * or may not have been processed), MQ_ERR_TIMED_OUT, or the mq_err_t of the
+ * grpc-status (message in grpc_message, may be NULL). sent says whether any
+ * of the request left this process. */
+typedef void (*mq_call_cb)(void *arg, mq_err_t err, const char *grpc_message, const uint8_t *resp,
+                           size_t len, int sent);
+
+/* Starts a nonblocking connect to host:port (numeric or resolvable; the
+ * lookup blocks the calling I/O thread). Returns MQ_OK,
+ * MQ_ERR_TRANSPORT (lookup or socket failure; errstr says why), or
+ * MQ_ERR_NO_MEMORY. */
+mq_err_t mq__conn_new(const char *host, const char *port, mq_conn_t **out, char *errstr,
+                      size_t errstr_size);
+int mq__conn_fd(const mq_conn_t *c);
+/* EPOLLIN/EPOLLOUT bits the connection waits for now. */
+uint32_t mq__conn_events(const mq_conn_t *c);
+/* 1 once TCP is connected (calls can be submitted before; they queue). */
+int mq__conn_established(const mq_conn_t *c);
+/* Handles readiness (epoll bits). Returns MQ_OK, or MQ_ERR_TRANSPORT when
+ * the connection is finished (the caller frees it; errstr says why). */
+mq_err_t mq__conn_io(mq_conn_t *c, uint32_t events, char *errstr, size_t errstr_size);
+/* Starts a unary call: path e.g. "/mq.v1.Broker/Produce", msg the protobuf
+ * bytes (copied into a framed buffer), timeout_ms bounds the call.
+ * Returns MQ_OK (cb will be called exactly once), MQ_ERR_NO_MEMORY, or
+ * MQ_ERR_TRANSPORT (the session is shutting down; cb is not called). */
+mq_err_t mq__conn_call(mq_conn_t *c, const char *path, const uint8_t *msg, size_t len,
+                       int64_t timeout_ms, mq_call_cb cb, void *arg);
+/* Pushes pending frames to the socket (after calls were submitted). */
+mq_err_t mq__conn_flush(mq_conn_t *c, char *errstr, size_t errstr_size);
+/* Calls in progress. */
+size_t mq__conn_calls(const mq_conn_t *c);
+/* Fails calls whose deadline passed (MQ_ERR_TIMED_OUT, stream reset);
+ * returns the earliest remaining deadline (monotonic ms) or INT64_MAX. */
+int64_t mq__conn_expire(mq_conn_t *c, int64_t now_ms);
+/* Fails every call with MQ_ERR_TRANSPORT and frees the connection. */
+void mq__conn_free(mq_conn_t *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
