@@ -89,6 +89,8 @@ static mq_err_t feed(mq_grpc_decoder_t *d, const uint8_t *data, size_t len, mq_g
             len -= want;
             continue;
         }
+        if (len == 0)
+            return MQ_OK; /* the prefix ended the chunk */
         size_t n = len < want ? len : want;
         if ((err = reserve(d, d->msg_have + n)) != MQ_OK)
             return err;
@@ -167,7 +169,7 @@ size_t mq__grpc_timeout_format(int64_t ms, char *buf, size_t cap)
     if (ms < 0 || cap < 10)
         return 0;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        int64_t v = (ms + units[i].ms - 1) / units[i].ms;
+        int64_t v = ms / units[i].ms + (ms % units[i].ms != 0);
         if (v <= 99999999 || i == 3) {
             if (v > 99999999)
                 v = 99999999;
