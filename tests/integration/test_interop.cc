@@ -2,6 +2,7 @@
 // grpc_tools for /usr/bin/python3) calls every RPC: tests/interop/client.py.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>

@@ -24,7 +24,8 @@
 
 typedef struct rc_stream {
     int32_t id;
-    uint8_t *req;
+    const uint8_t *req;
+    uint8_t *req_owned;
     size_t req_len;
     size_t req_off;
     int done;
@@ -320,7 +321,7 @@ rawclient_t *rc_connect_addr(const char *addr, char *err, size_t errlen)
 
 static void free_stream(rc_stream_t *s)
 {
-    free(s->req);
+    free(s->req_owned);
     free(s->res.body);
     free(s);
 }
@@ -478,20 +479,25 @@ int32_t rc_submit(rawclient_t *rc, const char *path, const void *body, size_t le
     s->res.grpc_status = -1;
     size_t prefix = opts->raw_body ? 0 : 5;
     s->req_len = len + prefix;
-    s->req = malloc(s->req_len ? s->req_len : 1);
-    if (!s->req) {
-        free(s);
-        return -1;
+    if (opts->raw_body && opts->borrow_body) {
+        s->req = body;
+    } else {
+        uint8_t *buf = malloc(s->req_len ? s->req_len : 1);
+        if (!buf) {
+            free(s);
+            return -1;
+        }
+        if (prefix) {
+            buf[0] = 0;
+            buf[1] = (uint8_t)(len >> 24);
+            buf[2] = (uint8_t)(len >> 16);
+            buf[3] = (uint8_t)(len >> 8);
+            buf[4] = (uint8_t)len;
+        }
+        if (len)
+            memcpy(buf + prefix, body, len);
+        s->req = s->req_owned = buf;
     }
-    if (prefix) {
-        s->req[0] = 0;
-        s->req[1] = (uint8_t)(len >> 24);
-        s->req[2] = (uint8_t)(len >> 16);
-        s->req[3] = (uint8_t)(len >> 8);
-        s->req[4] = (uint8_t)len;
-    }
-    if (len)
-        memcpy(s->req + prefix, body, len);
 
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%dm", opts->grpc_timeout_ms);

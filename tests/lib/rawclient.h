@@ -29,6 +29,8 @@ typedef struct rc_call_opts {
     const char *content_type; /* NULL = "application/grpc" */
     int raw_body;             /* 1 = body is sent as is, no 5-byte prefix added */
     int grpc_timeout_ms;      /* > 0 adds "grpc-timeout: <n>m" */
+    int borrow_body;          /* 1 = with raw_body, send body in place (it must
+                                 outlive the call); no copy is made */
 } rc_call_opts_t;
 
 typedef struct rc_result {
