@@ -88,6 +88,7 @@ static cJSON *config_effective(const log_config_t *lc)
     add_i64(o, "segment.bytes", lc->segment_bytes);
     add_i64(o, "segment.ms", lc->segment_ms);
     add_i64(o, "max.message.bytes", lc->max_message_bytes);
+    add_i64(o, "index.interval.bytes", lc->index_interval_bytes);
     cJSON_AddStringToObject(o, "message.timestamp.type",
                             lc->message_timestamp_log_append ? "LogAppendTime" : "CreateTime");
     return o;
@@ -170,7 +171,7 @@ static void describe(admin_req_t *req, const char *name, int status)
     topic_t *t = topics_get(name);
     if (!t) {
         char msg[300];
-        snprintf(msg, sizeof(msg), "topic '%s' does not exist", name);
+        snprintf(msg, sizeof(msg), "topic '%.260s' does not exist", name);
         admin_reply_error(req, 404, msg);
         return;
     }
@@ -239,19 +240,27 @@ static int config_field(admin_req_t *req, cJSON *doc, int required, char **out)
 /* Metadata completions hold the topic name after the request. */
 typedef struct pending {
     admin_req_t *req;
-    char name[TOPIC_NAME_MAX + 1];
+    char *name;
 } pending_t;
 
 static pending_t *pending_new(admin_req_t *req, const char *name)
 {
     pending_t *p = calloc(1, sizeof(*p));
-    if (!p) {
+    if (p)
+        p->name = strdup(name);
+    if (!p || !p->name) {
+        free(p);
         admin_reply_error(req, 500, "out of memory");
         return NULL;
     }
     p->req = req;
-    snprintf(p->name, sizeof(p->name), "%s", name);
     return p;
+}
+
+static void pending_free(pending_t *p)
+{
+    free(p->name);
+    free(p);
 }
 
 static void on_created(loop_t *loop, void *arg, const meta_result_t *res)
@@ -262,7 +271,7 @@ static void on_created(loop_t *loop, void *arg, const meta_result_t *res)
         describe(p->req, p->name, 201);
     else
         reply_result(p->req, res);
-    free(p);
+    pending_free(p);
 }
 
 static void on_altered(loop_t *loop, void *arg, const meta_result_t *res)
@@ -273,7 +282,7 @@ static void on_altered(loop_t *loop, void *arg, const meta_result_t *res)
         describe(p->req, p->name, 200);
     else
         reply_result(p->req, res);
-    free(p);
+    pending_free(p);
 }
 
 static void on_deleted(loop_t *loop, void *arg, const meta_result_t *res)
@@ -288,7 +297,7 @@ static void on_deleted(loop_t *loop, void *arg, const meta_result_t *res)
     } else {
         reply_result(p->req, res);
     }
-    free(p);
+    pending_free(p);
 }
 
 static void create_topic(admin_req_t *req)
