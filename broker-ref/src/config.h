@@ -10,6 +10,10 @@
 
 #include "log/partition.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct broker_config {
     char data_dir[4096];
     char listen[256];       /* HOST:PORT of the client (gRPC) port */
@@ -19,9 +23,9 @@ typedef struct broker_config {
     int io_threads;
     int node_id;
     int max_connections;
-    int64_t max_request_bytes;  /* whole gRPC message */
-    int32_t fetch_max_bytes;    /* default response cap (<= 4 MiB) */
-    int32_t fetch_max_wait_ms;  /* upper bound on a Fetch long poll */
+    int64_t max_request_bytes; /* whole gRPC message */
+    int32_t fetch_max_bytes;   /* default response cap (<= 4 MiB) */
+    int32_t fetch_max_wait_ms; /* upper bound on a Fetch long poll */
     int auto_create_topics;
     int32_t default_partitions;
     int32_t max_partitions;
@@ -44,6 +48,28 @@ int config_set_topic_key(log_config_t *lc, const char *key, const char *value, c
 /* Writes the markdown reference for every key. */
 void config_print_doc(FILE *out);
 
+/* Cross-key checks after every key is set (message.max.bytes <=
+ * max.request.bytes, num.partitions <= max.partitions, data.dir set).
+ * 0, or -1 with a message in err. */
+int config_validate(const broker_config_t *cfg, char *err, size_t errlen);
+/* The key a dedicated flag sets ("--data-dir" -> "data.dir"), or NULL. */
+const char *config_flag_key(const char *flag);
+/* 1 if key is a broker key of the table. */
+int config_is_key(const char *key);
+/* Defaults, then the --config file (wherever it appears), then every other
+ * flag in order (later wins): the dedicated flags (--data-dir, --listen,
+ * --admin-listen, --log-level, --ready-file) and `--KEY VALUE` or
+ * `--KEY=VALUE` for any key. --help, --version and --print-config-doc are
+ * skipped (main handles them). Ends with config_validate. 0, or -1 with a
+ * message naming the flag or file line. */
+int config_from_args(broker_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+/* "error", "warn", "info" or "debug". */
+const char *config_log_level_name(int level);
+
 extern broker_config_t g_config;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

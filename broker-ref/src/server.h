@@ -1,0 +1,44 @@
+/* The client port: listeners, the I/O threads (one event loop each),
+ * connections with an nghttp2 server session each, and gRPC dispatch.
+ * The admin listener is accepted on loop 0 and handed to admin.c. */
+#ifndef BROKER_SERVER_H
+#define BROKER_SERVER_H
+
+#include <stddef.h>
+
+#include "call.h"
+#include "config.h"
+#include "loop.h"
+#include "mqclient.h"
+
+/* Binds both listeners (errors name the address), creates io.threads loops
+ * and starts their threads. Returns MQ_OK, MQ_ERR_TRANSPORT (bind/listen
+ * failed; logged), MQ_ERR_NO_MEMORY. */
+mq_err_t server_start(const broker_config_t *cfg);
+
+/* "HOST:PORT" actually bound (after server_start). */
+const char *server_client_addr(void);
+const char *server_admin_addr(void);
+
+/* Graceful stop, part one: stops accepting, sends GOAWAY on every
+ * connection, answers parked fetches, and waits up to timeout_ms for the
+ * calls in flight to finish; then stops and joins the loop threads. */
+void server_stop(int64_t timeout_ms);
+/* Part two, after the fsync thread and before meta_stop: closes every
+ * connection (calls still running are cancelled). */
+void server_close_all(void);
+/* Part three, after meta_stop: frees the loops (running any callbacks
+ * still queued to them). */
+void server_free(void);
+
+int server_loop_count(void);
+loop_t *server_loop(int i);
+
+/* For call.c: submit the call's response (HEADERS, DATA, trailers) or a
+ * Trailers-Only error on its stream, and get it written soon. */
+void conn_submit_reply(conn_t *conn, call_t *c);
+void conn_submit_error(conn_t *conn, call_t *c, int reset_stream);
+/* The call got its answer (or was cancelled): metrics and shutdown count. */
+void server_call_finished(call_t *c);
+
+#endif
