@@ -40,7 +40,7 @@ static const struct conf_key keys[] = {
     {"bootstrap.servers", T_STR, "127.0.0.1:9092", 0, 0, NULL, F(bootstrap_servers),
      "Comma-separated host:port list of brokers, tried in turn until one answers."},
     {"client.id", T_STR, "mqclient", 0, 0, NULL, F(client_id),
-     "A name for this client, sent to the broker as the user-agent."},
+     "A name for this client, carried in its statistics events."},
     {"linger.ms", T_INT, "5", 0, 900000, NULL, F(linger_ms),
      "How long a batch may wait for more messages before it is sent."},
     {"batch.size", T_INT, "1000000", 1, I32MAX, NULL, F(batch_size),

@@ -200,7 +200,8 @@ static mq_err_t park_unassigned(mq_topic_t *t, int32_t partition, const void *ke
         malloc(sizeof(*m) + header_count * sizeof(mq_header_t) + key_len + value_len + hbytes);
     if (!m)
         return MQ_ERR_NO_MEMORY;
-    *m = (mq_ua_msg_t){.partition = partition,
+    *m = (mq_ua_msg_t){.topic = t,
+                       .partition = partition,
                        .opaque = opaque,
                        .timestamp = timestamp,
                        .enq_ms = now,

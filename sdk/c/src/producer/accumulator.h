@@ -54,6 +54,7 @@ typedef struct mq_tpart {
 /* A message waiting for its topic's partition count (one allocation). */
 typedef struct mq_ua_msg {
     struct mq_ua_msg *next;
+    struct mq_topic *topic;
     int32_t partition;
     void *opaque;
     int64_t timestamp;

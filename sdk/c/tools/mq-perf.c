@@ -1,0 +1,280 @@
+/* mq-perf: libmqclient's load tool.
+ *
+ *   mq-perf produce --brokers H:P --topic T [--count N] [--size B] [--acks none|leader|all]
+ *                   [--linger-ms MS] [--batch-size B] [--compression none|lz4|zstd]
+ *                   [--rate MSGS_PER_SEC] [--keys N] [-X key=value]...
+ *   mq-perf --print-config-doc
+ *
+ * produce ends with one line of JSON: messages (successful delivery reports),
+ * bytes, seconds, msgs_per_sec, mb_per_sec, errors, p50_ms, p99_ms (delivery
+ * latency: mq_produce to delivery report). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "mqclient.h"
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Latency histogram: 10 µs buckets up to 100 s (plenty for delivery). */
+#define HIST_BUCKETS 10000000
+#define HIST_US 10
+
+typedef struct perf {
+    uint32_t *hist;
+    int64_t delivered, errors, bytes;
+    int64_t first_error_shown;
+} perf_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mq-perf produce --brokers HOST:PORT[,...] --topic T [--count N]\n"
+               "         [--size BYTES] [--acks none|leader|all] [--linger-ms MS]\n"
+               "         [--batch-size BYTES] [--compression none|lz4|zstd]\n"
+               "         [--rate MSGS_PER_SEC] [--keys N] [-X key=value]...\n"
+               "       mq-perf --print-config-doc\n");
+}
+
+static int set(mq_conf_t *conf, const char *key, const char *value)
+{
+    char err[512];
+    if (mq_conf_set(conf, key, value, err, sizeof(err)) != MQ_OK) {
+        fprintf(stderr, "mq-perf: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void handle_event(perf_t *pf, mq_event_t *ev, size_t size)
+{
+    switch (mq_event_type(ev)) {
+    case MQ_EVENT_DELIVERY:
+        if (mq_event_error(ev) == MQ_OK) {
+            int64_t us = (now_ns() - (int64_t)(intptr_t)mq_event_opaque(ev)) / 1000;
+            int64_t b = us / HIST_US;
+            pf->hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
+            pf->delivered++;
+            pf->bytes += (int64_t)size;
+        } else {
+            if (pf->errors++ < 5)
+                fprintf(stderr, "mq-perf: delivery failed: %s: %s\n",
+                        mq_err_name(mq_event_error(ev)), mq_event_error_string(ev));
+        }
+        break;
+    case MQ_EVENT_ERROR:
+        fprintf(stderr, "mq-perf: %s: %s\n", mq_err_name(mq_event_error(ev)),
+                mq_event_error_string(ev));
+        break;
+    case MQ_EVENT_STATS:
+        fprintf(stderr, "%s\n", mq_event_stats(ev));
+        break;
+    }
+    mq_event_destroy(ev);
+}
+
+static int drain(mq_producer_t *p, perf_t *pf, size_t size, int32_t timeout_ms)
+{
+    mq_event_t *ev;
+    int n = 0;
+    mq_err_t err;
+    while ((err = mq_producer_poll(p, timeout_ms, &ev)) == MQ_OK) {
+        handle_event(pf, ev, size);
+        timeout_ms = 0;
+        n++;
+    }
+    return err == MQ_ERR_CLOSED ? -1 : n;
+}
+
+static double percentile(const perf_t *pf, double q)
+{
+    int64_t total = pf->delivered, want = (int64_t)ceil(q * (double)total), seen = 0;
+    if (total == 0)
+        return 0;
+    for (int64_t b = 0; b < HIST_BUCKETS; b++) {
+        seen += pf->hist[b];
+        if (seen >= want)
+            return (double)((b + 1) * HIST_US) / 1000.0;
+    }
+    return 0;
+}
+
+static int run_produce(int argc, char **argv)
+{
+    const char *topic = NULL;
+    int64_t count = 1000000, rate = 0, keys = 0;
+    size_t size = 100;
+    mq_conf_t *conf = mq_conf_new();
+    if (!conf)
+        return 1;
+    static const struct option opts[] = {{"brokers", required_argument, 0, 'b'},
+                                         {"topic", required_argument, 0, 't'},
+                                         {"count", required_argument, 0, 'c'},
+                                         {"size", required_argument, 0, 's'},
+                                         {"acks", required_argument, 0, 'a'},
+                                         {"linger-ms", required_argument, 0, 'l'},
+                                         {"batch-size", required_argument, 0, 'B'},
+                                         {"compression", required_argument, 0, 'z'},
+                                         {"rate", required_argument, 0, 'r'},
+                                         {"keys", required_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c, bad = 0;
+    while (!bad && (c = getopt_long(argc, argv, "b:t:c:s:a:l:B:z:r:k:X:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            bad = set(conf, "bootstrap.servers", optarg);
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'c':
+            count = strtoll(optarg, NULL, 10);
+            break;
+        case 's':
+            size = (size_t)strtoull(optarg, NULL, 10);
+            break;
+        case 'a':
+            bad = set(conf, "acks", optarg);
+            break;
+        case 'l':
+            bad = set(conf, "linger.ms", optarg);
+            break;
+        case 'B':
+            bad = set(conf, "batch.size", optarg);
+            break;
+        case 'z':
+            bad = set(conf, "compression.type", optarg);
+            break;
+        case 'r':
+            rate = strtoll(optarg, NULL, 10);
+            break;
+        case 'k':
+            keys = strtoll(optarg, NULL, 10);
+            break;
+        case 'X': {
+            char *eq = strchr(optarg, '=');
+            if (!eq) {
+                fprintf(stderr, "mq-perf: -X wants key=value, got \"%s\"\n", optarg);
+                bad = 1;
+                break;
+            }
+            *eq = '\0';
+            bad = set(conf, optarg, eq + 1);
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            mq_conf_destroy(conf);
+            return 0;
+        default:
+            bad = 1;
+        }
+    }
+    if (bad || !topic || count <= 0 || rate < 0 || keys < 0) {
+        if (!bad)
+            fprintf(stderr, "mq-perf: --topic is required; --count must be > 0\n");
+        usage(stderr);
+        mq_conf_destroy(conf);
+        return 2;
+    }
+    /* acks other than all needs idempotence off; do that for the user. */
+    char acks[16];
+    size_t al = sizeof(acks);
+    mq_conf_get(conf, "acks", acks, &al);
+    if (strcmp(acks, "all") != 0)
+        mq_conf_set(conf, "enable.idempotence", "false", NULL, 0);
+
+    char err[512];
+    mq_producer_t *p;
+    mq_err_t rc = mq_producer_new(conf, &p, err, sizeof(err));
+    mq_conf_destroy(conf);
+    if (rc != MQ_OK) {
+        fprintf(stderr, "mq-perf: %s: %s\n", mq_err_name(rc), err);
+        return 1;
+    }
+    perf_t pf = {0};
+    pf.hist = calloc(HIST_BUCKETS, sizeof(uint32_t));
+    char *value = malloc(size ? size : 1);
+    if (!pf.hist || !value)
+        return 1;
+    for (size_t i = 0; i < size; i++)
+        value[i] = (char)('a' + i % 26);
+
+    int64_t start = now_ns();
+    int64_t produce_ns = 0;
+    for (int64_t i = 0; i < count; i++) {
+        if (rate) {
+            int64_t due = start + i * 1000000000 / rate;
+            int64_t wait = due - now_ns();
+            if (wait > 0) {
+                drain(p, &pf, size, 0);
+                struct timespec ts = {wait / 1000000000, wait % 1000000000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        char key[32];
+        int klen = keys ? snprintf(key, sizeof(key), "key-%" PRId64, i % keys) : 0;
+        for (;;) {
+            int64_t t0 = now_ns();
+            rc = mq_produce(p, topic, MQ_PARTITION_ANY, keys ? key : NULL, (size_t)klen, value,
+                            size, NULL, 0, 0, (void *)(intptr_t)t0, 0);
+            produce_ns += now_ns() - t0;
+            if (rc != MQ_ERR_QUEUE_FULL)
+                break;
+            drain(p, &pf, size, 10);
+        }
+        if (rc != MQ_OK) {
+            fprintf(stderr, "mq-perf: mq_produce: %s\n", mq_err_str(rc));
+            pf.errors++;
+            break;
+        }
+        if ((i & 1023) == 0)
+            drain(p, &pf, size, 0);
+    }
+    while (pf.delivered + pf.errors < count) {
+        if (mq_producer_flush(p, 100) == MQ_OK) {
+            drain(p, &pf, size, 0);
+            break;
+        }
+        drain(p, &pf, size, 0);
+    }
+    mq_producer_close(p, 10000);
+    while (drain(p, &pf, size, 0) > 0)
+        ;
+    double secs = (double)(now_ns() - start) / 1e9;
+    mq_producer_destroy(p);
+    fprintf(stderr, "mq-perf: mq_produce cost %.1f ns/call (wall time inside mq_produce)\n",
+            (double)produce_ns / (double)count);
+    printf("{\"messages\":%" PRId64 ",\"bytes\":%" PRId64 ",\"seconds\":%.3f,"
+           "\"msgs_per_sec\":%.0f,\"mb_per_sec\":%.2f,\"errors\":%" PRId64
+           ",\"p50_ms\":%.3f,\"p99_ms\":%.3f}\n",
+           pf.delivered, pf.bytes, secs, (double)pf.delivered / secs, (double)pf.bytes / secs / 1e6,
+           pf.errors, percentile(&pf, 0.50), percentile(&pf, 0.99));
+    free(pf.hist);
+    free(value);
+    return pf.errors ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "--print-config-doc")) {
+        mq__conf_write_markdown(stdout);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "produce"))
+        return run_produce(argc - 1, argv + 1);
+    usage(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
+    return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+}
