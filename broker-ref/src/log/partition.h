@@ -7,18 +7,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "mqclient.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct part part_t;
 
 typedef struct log_config {
-    int64_t segment_bytes;        /* roll when the active segment would exceed this */
-    int64_t segment_ms;           /* roll when the active segment is older than this */
-    int64_t retention_ms;         /* -1 = keep forever */
-    int64_t retention_bytes;      /* -1 = no size limit */
-    int32_t index_interval_bytes; /* bytes between sparse index entries */
-    int32_t max_message_bytes;    /* largest batch accepted */
+    int64_t segment_bytes;            /* roll when the active segment would exceed this */
+    int64_t segment_ms;               /* roll when the active segment is older than this */
+    int64_t retention_ms;             /* -1 = keep forever */
+    int64_t retention_bytes;          /* -1 = no size limit */
+    int32_t index_interval_bytes;     /* bytes between sparse index entries */
+    int32_t max_message_bytes;        /* largest batch accepted */
     int message_timestamp_log_append; /* 1 = broker time replaces create time */
 } log_config_t;
 
@@ -56,8 +61,8 @@ void part_set_config(part_t *p, const log_config_t *cfg);
  * (rolling first if needed), adds index entries. *base_offset gets the
  * offset of its first record. Returns MQ_OK, MQ_ERR_MESSAGE_TOO_LARGE,
  * MQ_ERR_STORAGE (e.g. ENOSPC; the log is left as before the call). */
-mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms,
-                     int64_t *base_offset, int64_t *log_append_time);
+mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms, int64_t *base_offset,
+                     int64_t *log_append_time);
 
 /* fdatasync of everything written so far; one call serves every waiting
  * batch. On return part_stats().flushed_offset covers all prior appends. */
@@ -80,5 +85,14 @@ void part_get_stats(part_t *p, part_stats_t *st);
  * retention by time and bytes, deleting whole non-active segments. Returns
  * how many segments were deleted. */
 int part_housekeep(part_t *p, int64_t now_ms);
+
+/* I/O calls of the log, for fault-injection tests (they swap them for a
+ * failing version and restore them). Default: pwrite(2), fdatasync(2). */
+extern ssize_t (*part_io_pwrite)(int fd, const void *buf, size_t n, off_t off);
+extern int (*part_io_fdatasync)(int fd);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
