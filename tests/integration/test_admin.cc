@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "broker_fixture.h"
+#include "mqclient.h"
 
 namespace
 {
@@ -109,6 +110,13 @@ class Http
         curl_easy_setopt(c_, CURLOPT_HTTP_VERSION,
                          h2_ ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
                              : (long)CURL_HTTP_VERSION_1_1);
+        if (h2_) {
+            // curl 7.88 (Debian 12) cannot reuse a prior-knowledge HTTP/2
+            // connection (curl/curl#10634, fixed in 8.0): one per request.
+            // Many streams on one connection are tested with rawclient.
+            curl_easy_setopt(c_, CURLOPT_FRESH_CONNECT, 1L);
+            curl_easy_setopt(c_, CURLOPT_FORBID_REUSE, 1L);
+        }
         if (body) {
             curl_easy_setopt(c_, CURLOPT_POSTFIELDS, body->data());
             curl_easy_setopt(c_, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->size());
@@ -367,8 +375,9 @@ TEST_F(Admin, ErrorCodesNameTheProblem)
         EXPECT_NE(r.error().find(c.error_part), std::string::npos)
             << what << " -> " << r.body << " (want '" << c.error_part << "')";
         EXPECT_TRUE(cJSON_IsNull(r.data())) << what;
-        if (c.status == 405)
+        if (c.status == 405) {
             EXPECT_NE(r.headers.find("Allow: "), std::string::npos) << r.headers;
+        }
     }
     // Nothing was created by the failed requests.
     Response r = Get("/api/v1/topics");
@@ -410,10 +419,45 @@ TEST_F(Admin, Http2PriorKnowledge)
     r = Get("/metrics", true);
     EXPECT_EQ(r.status, 200);
     EXPECT_NE(r.body.find("# TYPE mq_topics gauge"), std::string::npos);
-    // Every request above reused the one HTTP/2 connection.
-    EXPECT_EQ(r.connects, 0);
     r = h2_.Do(broker_.admin_addr(), "DELETE", "/api/v1/topics/h2topic");
     EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(Admin, Http2ManyStreamsOnOneConnection)
+{
+    // Creates in flight together on one HTTP/2 connection: each is answered
+    // when the metadata thread posts back, on its own stream.
+    char err[256] = "";
+    rawclient_t *c = rc_connect_addr(broker_.admin_addr(), err, sizeof err);
+    ASSERT_NE(c, nullptr) << err;
+    rc_call_opts_t o = {};
+    o.content_type = "application/json";
+    o.raw_body = 1;
+    const int n = 20;
+    std::vector<std::string> bodies;
+    std::map<int32_t, int> want; // stream -> status
+    for (int i = 0; i < n; i++)
+        bodies.push_back("{\"name\":\"s" + std::to_string(i % (n - 2)) + "\",\"partitions\":1}");
+    for (int i = 0; i < n; i++) {
+        int32_t id = rc_submit(c, "/api/v1/topics", bodies[i].data(), bodies[i].size(), &o);
+        ASSERT_GT(id, 0) << rc_error(c);
+        want[id] = i >= n - 2 ? 409 : 201; // the last two repeat names
+    }
+    int32_t bad = rc_submit(c, "/health", "{}", 2, &o); // POST on a GET route
+    ASSERT_GT(bad, 0);
+    want[bad] = 405;
+    for (size_t got = 0; got < want.size(); got++) {
+        rc_result_t r;
+        ASSERT_EQ(rc_poll(c, 10000, &r), 1);
+        EXPECT_EQ(r.http_status, want[r.stream_id])
+            << "stream " << r.stream_id << ": " << std::string((char *)r.body, r.body_len);
+        EXPECT_STREQ(r.content_type, "application/json");
+        rc_result_free(&r);
+    }
+    EXPECT_FALSE(rc_broken(c));
+    rc_close(c);
+    Response r = Get("/api/v1/cluster");
+    EXPECT_EQ(num(r.data(), "topic_count"), n - 2);
 }
 
 TEST_F(Admin, KeepAliveAndPipelining)
@@ -498,8 +542,9 @@ std::map<std::string, double> ParseMetrics(const std::string &text)
         samples[key] = val;
         if (types[family] == "histogram" && name == family + "_bucket") {
             std::string series = key.substr(0, key.find("le=\""));
-            if (last_bucket.count(series))
+            if (last_bucket.count(series)) {
                 EXPECT_GE(val, last_bucket[series]) << "buckets not cumulative: " << line;
+            }
             last_bucket[series] = val;
         }
     }
