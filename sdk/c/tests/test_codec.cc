@@ -382,11 +382,12 @@ TEST(Crc32c, SharedVectors)
 TEST(Crc32c, HardwareMatchesTablesAtEveryAlignmentAndChains)
 {
     std::mt19937 rng(42);
-    Bytes buf(4096 + 16);
+    Bytes buf(100000 + 16);
     for (auto &x : buf)
         x = (uint8_t)rng();
     for (size_t off = 0; off < 9; off++) {
-        for (size_t len : {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4096}) {
+        for (size_t len : {0,   1,   7,   8,    9,    15,    16,    17,    63,    64,    65,
+                           767, 768, 769, 1000, 4096, 24575, 24576, 24577, 25343, 50000, 100000}) {
             uint32_t hw = mq__crc32c(0, buf.data() + off, len);
             ASSERT_EQ(hw, mq__crc32c_sw(0, buf.data() + off, len)) << off << " " << len;
             size_t cut = len / 3;

@@ -134,6 +134,30 @@ void mq__batch_set_log_append_time(uint8_t *buf, size_t len, int64_t ts)
 
 /* ---- Records ----------------------------------------------------------- */
 
+/* Most record varints are one byte; this keeps those out of a call. */
+static inline size_t get_varint32(const uint8_t *p, const uint8_t *end, int32_t *out)
+{
+    if (p < end && p[0] < 0x80) {
+        *out = (int32_t)(p[0] >> 1) ^ -(int32_t)(p[0] & 1);
+        return 1;
+    }
+    if (end - p >= 2 && p[1] < 0x80) { /* lengths up to 8191 */
+        uint32_t u = (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
+        *out = (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
+        return 2;
+    }
+    return mq__varint_get32(p, end, out);
+}
+
+static inline size_t get_varint64(const uint8_t *p, const uint8_t *end, int64_t *out)
+{
+    if (p < end && p[0] < 0x80) {
+        *out = (int64_t)(p[0] >> 1) ^ -(int64_t)(p[0] & 1);
+        return 1;
+    }
+    return mq__varint_get64(p, end, out);
+}
+
 /* One record as it sits on the wire, before the batch's base values apply. */
 struct raw_record {
     int64_t timestamp_delta;
@@ -143,11 +167,11 @@ struct raw_record {
 
 /* Reads a length-prefixed byte string; len -1 = null, other negatives are
  * invalid. Returns 0 on success. */
-static int read_bytes(const uint8_t **pp, const uint8_t *end, int allow_null, const uint8_t **data,
-                      size_t *data_len)
+static inline int read_bytes(const uint8_t **pp, const uint8_t *end, int allow_null,
+                             const uint8_t **data, size_t *data_len)
 {
     int32_t n;
-    size_t used = mq__varint_get32(*pp, end, &n);
+    size_t used = get_varint32(*pp, end, &n);
     if (!used)
         return -1;
     const uint8_t *p = *pp + used;
@@ -187,7 +211,7 @@ int mq__header_next(const uint8_t **pos, const uint8_t *end, mq_header_t *h)
 static mq_err_t read_record(const uint8_t **pp, const uint8_t *end, struct raw_record *r)
 {
     int32_t len;
-    size_t used = mq__varint_get32(*pp, end, &len);
+    size_t used = get_varint32(*pp, end, &len);
     if (!used)
         return MQ_ERR_INVALID_BATCH;
     const uint8_t *p = *pp + used;
@@ -196,17 +220,17 @@ static mq_err_t read_record(const uint8_t **pp, const uint8_t *end, struct raw_r
     const uint8_t *rend = p + len;
 
     p++; /* record attributes: unused in v2 */
-    if (!(used = mq__varint_get64(p, rend, &r->timestamp_delta)))
+    if (!(used = get_varint64(p, rend, &r->timestamp_delta)))
         return MQ_ERR_INVALID_BATCH;
     p += used;
-    if (!(used = mq__varint_get32(p, rend, &r->offset_delta)) || r->offset_delta < 0)
+    if (!(used = get_varint32(p, rend, &r->offset_delta)) || r->offset_delta < 0)
         return MQ_ERR_INVALID_BATCH;
     p += used;
     mq_record_t *rec = &r->rec;
     if (read_bytes(&p, rend, 1, &rec->key, &rec->key_len) != 0 ||
         read_bytes(&p, rend, 1, &rec->value, &rec->value_len) != 0)
         return MQ_ERR_INVALID_BATCH;
-    if (!(used = mq__varint_get32(p, rend, &rec->header_count)) || rec->header_count < 0)
+    if (!(used = get_varint32(p, rend, &rec->header_count)) || rec->header_count < 0)
         return MQ_ERR_INVALID_BATCH;
     p += used;
     /* Each header takes at least two bytes: a cheap bound before the walk. */

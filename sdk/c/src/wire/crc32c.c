@@ -57,6 +57,111 @@ uint32_t mq__crc32c_sw(uint32_t crc, const void *buf, size_t len)
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
+/* The crc32 instruction has a latency of 3 cycles and a throughput of 1, so
+ * three independent streams over adjacent blocks run about 3x faster than
+ * one. The streams' CRCs are then combined by "shifting" a CRC over a block
+ * of zeros, a linear map on the 32-bit state applied with tables (Mark
+ * Adler's method, as in his crc32c.c). */
+#define LONG_BLOCK 8192
+#define SHORT_BLOCK 256
+
+static uint32_t shift_long[4][256];
+static uint32_t shift_short[4][256];
+
+static uint32_t gf2_matrix_times(const uint32_t *mat, uint32_t vec)
+{
+    uint32_t sum = 0;
+    while (vec) {
+        if (vec & 1)
+            sum ^= *mat;
+        vec >>= 1;
+        mat++;
+    }
+    return sum;
+}
+
+static void gf2_matrix_square(uint32_t *square, const uint32_t *mat)
+{
+    for (int n = 0; n < 32; n++)
+        square[n] = gf2_matrix_times(mat, mat[n]);
+}
+
+/* The operator that appends len zero bytes (len a power of two) to a CRC. */
+static void zeros_op(uint32_t *even, size_t len)
+{
+    uint32_t odd[32];
+    odd[0] = POLY; /* one zero bit */
+    uint32_t row = 1;
+    for (int n = 1; n < 32; n++) {
+        odd[n] = row;
+        row <<= 1;
+    }
+    gf2_matrix_square(even, odd); /* two zero bits */
+    gf2_matrix_square(odd, even); /* four */
+    do {
+        gf2_matrix_square(even, odd); /* 1, 4, 16... bytes */
+        len >>= 1;
+        if (len == 0)
+            return;
+        gf2_matrix_square(odd, even); /* 2, 8, 32... bytes */
+        len >>= 1;
+    } while (len);
+    memcpy(even, odd, sizeof(odd));
+}
+
+static void zeros_tables(uint32_t zeros[4][256], size_t len)
+{
+    uint32_t op[32];
+    zeros_op(op, len);
+    for (uint32_t n = 0; n < 256; n++) {
+        zeros[0][n] = gf2_matrix_times(op, n);
+        zeros[1][n] = gf2_matrix_times(op, n << 8);
+        zeros[2][n] = gf2_matrix_times(op, n << 16);
+        zeros[3][n] = gf2_matrix_times(op, n << 24);
+    }
+}
+
+__attribute__((constructor)) static void crc32c_init_shift_tables(void)
+{
+    zeros_tables(shift_long, LONG_BLOCK);
+    zeros_tables(shift_short, SHORT_BLOCK);
+}
+
+static inline uint32_t shift(uint32_t zeros[4][256], uint32_t crc)
+{
+    return zeros[0][crc & 0xff] ^ zeros[1][(crc >> 8) & 0xff] ^ zeros[2][(crc >> 16) & 0xff] ^
+           zeros[3][crc >> 24];
+}
+
+/* Three streams over blocks of `block` bytes while at least 3 blocks remain. */
+__attribute__((target("sse4.2"))) static inline uint64_t
+crc32c_hw_3way(uint64_t c0, const uint8_t **pp, size_t *lenp, size_t block, uint32_t zeros[4][256])
+{
+    const uint8_t *p = *pp;
+    size_t len = *lenp;
+    while (len >= 3 * block) {
+        uint64_t c1 = 0, c2 = 0;
+        const uint8_t *end = p + block;
+        do {
+            uint64_t v0, v1, v2;
+            memcpy(&v0, p, 8);
+            memcpy(&v1, p + block, 8);
+            memcpy(&v2, p + 2 * block, 8);
+            c0 = _mm_crc32_u64(c0, v0);
+            c1 = _mm_crc32_u64(c1, v1);
+            c2 = _mm_crc32_u64(c2, v2);
+            p += 8;
+        } while (p < end);
+        c0 = shift(zeros, (uint32_t)c0) ^ c1;
+        c0 = shift(zeros, (uint32_t)c0) ^ c2;
+        p += 2 * block;
+        len -= 3 * block;
+    }
+    *pp = p;
+    *lenp = len;
+    return c0;
+}
+
 __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *buf,
                                                             size_t len)
 {
@@ -66,6 +171,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
         c = _mm_crc32_u8((uint32_t)c, *p++);
         len--;
     }
+    c = crc32c_hw_3way(c, &p, &len, LONG_BLOCK, shift_long);
+    c = crc32c_hw_3way(c, &p, &len, SHORT_BLOCK, shift_short);
     while (len >= 8) {
         uint64_t v;
         memcpy(&v, p, 8);
