@@ -1,0 +1,295 @@
+/* Idempotent-producer state. Sequences are per producer and partition and
+ * wrap from INT32_MAX to 0 as Kafka's do; a batch covers
+ * [base_seq, base_seq + count - 1]. */
+#include "producers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- producer ids --------------------------------------------------------- */
+
+typedef struct id_entry {
+    int64_t pid;
+    int16_t epoch;
+} id_entry_t;
+
+struct producer_ids {
+    pthread_mutex_t lock;
+    int64_t next;
+    int64_t first;       /* ids below it predate this process: epochs unknown */
+    id_entry_t *entries; /* sorted by pid (ids are handed out increasing) */
+    size_t n, cap;
+};
+
+producer_ids_t *producer_ids_new(int64_t next_id)
+{
+    producer_ids_t *ids = calloc(1, sizeof(*ids));
+    if (!ids)
+        return NULL;
+    pthread_mutex_init(&ids->lock, NULL);
+    ids->next = ids->first = next_id < 0 ? 0 : next_id;
+    return ids;
+}
+
+void producer_ids_free(producer_ids_t *ids)
+{
+    if (!ids)
+        return;
+    pthread_mutex_destroy(&ids->lock);
+    free(ids->entries);
+    free(ids);
+}
+
+int64_t producer_ids_next(producer_ids_t *ids)
+{
+    pthread_mutex_lock(&ids->lock);
+    int64_t n = ids->next;
+    pthread_mutex_unlock(&ids->lock);
+    return n;
+}
+
+static id_entry_t *find_id(producer_ids_t *ids, int64_t pid)
+{
+    size_t lo = 0, hi = ids->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ids->entries[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ids->n && ids->entries[lo].pid == pid ? &ids->entries[lo] : NULL;
+}
+
+/* Inserts pid keeping entries sorted. */
+static mq_err_t add_id(producer_ids_t *ids, int64_t pid, int16_t epoch)
+{
+    if (ids->n == ids->cap) {
+        size_t cap = ids->cap ? ids->cap * 2 : 64;
+        id_entry_t *e = realloc(ids->entries, cap * sizeof(*e));
+        if (!e)
+            return MQ_ERR_NO_MEMORY;
+        ids->entries = e;
+        ids->cap = cap;
+    }
+    size_t i = ids->n;
+    while (i > 0 && ids->entries[i - 1].pid > pid) {
+        ids->entries[i] = ids->entries[i - 1];
+        i--;
+    }
+    ids->entries[i] = (id_entry_t){pid, epoch};
+    ids->n++;
+    return MQ_OK;
+}
+
+static mq_err_t new_id(producer_ids_t *ids, int64_t *out_pid, int16_t *out_epoch)
+{
+    mq_err_t err = add_id(ids, ids->next, 0);
+    if (err != MQ_OK)
+        return err;
+    *out_pid = ids->next++;
+    *out_epoch = 0;
+    return MQ_OK;
+}
+
+mq_err_t producer_ids_init(producer_ids_t *ids, int64_t pid, int32_t epoch, int64_t *out_pid,
+                           int16_t *out_epoch)
+{
+    if ((pid < 0) != (epoch < 0) || epoch > PRODUCERS_EPOCH_MAX)
+        return MQ_ERR_INVALID_ARG;
+    mq_err_t err;
+    pthread_mutex_lock(&ids->lock);
+    if (pid < 0) {
+        err = new_id(ids, out_pid, out_epoch);
+    } else {
+        id_entry_t *e = find_id(ids, pid);
+        if (!e) {
+            /* An id from before a restart (below `first`): its epoch is not
+             * known here, so trust the producer's and go on from it. */
+            if (pid >= ids->first)
+                err = MQ_ERR_UNKNOWN_PRODUCER;
+            else if (epoch == PRODUCERS_EPOCH_MAX)
+                err = new_id(ids, out_pid, out_epoch);
+            else if ((err = add_id(ids, pid, (int16_t)(epoch + 1))) == MQ_OK) {
+                *out_pid = pid;
+                *out_epoch = (int16_t)(epoch + 1);
+            }
+        } else if (e->epoch != epoch) {
+            err = MQ_ERR_PRODUCER_FENCED;
+        } else if (e->epoch == PRODUCERS_EPOCH_MAX) {
+            err = new_id(ids, out_pid, out_epoch);
+        } else {
+            e->epoch++;
+            *out_pid = pid;
+            *out_epoch = e->epoch;
+            err = MQ_OK;
+        }
+    }
+    pthread_mutex_unlock(&ids->lock);
+    return err;
+}
+
+/* ---- per-partition state ---------------------------------------------------- */
+
+typedef struct pstate {
+    int64_t pid; /* -1 = empty slot */
+    int16_t epoch;
+    int n;    /* batches held, newest last */
+    int head; /* ring index of the oldest */
+    producer_batch_ref_t ring[PRODUCERS_BATCHES];
+} pstate_t;
+
+struct partition_producers {
+    pstate_t *slots; /* open addressing on pid */
+    size_t cap;      /* power of two */
+    size_t count;
+};
+
+partition_producers_t *partition_producers_new(void)
+{
+    return calloc(1, sizeof(partition_producers_t));
+}
+
+void partition_producers_free(partition_producers_t *pp)
+{
+    if (!pp)
+        return;
+    free(pp->slots);
+    free(pp);
+}
+
+size_t producers_count(const partition_producers_t *pp)
+{
+    return pp->count;
+}
+
+static size_t hash_pid(int64_t pid, size_t cap)
+{
+    uint64_t x = (uint64_t)pid * 0x9e3779b97f4a7c15ull;
+    return (size_t)(x >> 17) & (cap - 1);
+}
+
+static pstate_t *lookup(const partition_producers_t *pp, int64_t pid)
+{
+    if (!pp->cap)
+        return NULL;
+    for (size_t i = hash_pid(pid, pp->cap);; i = (i + 1) & (pp->cap - 1)) {
+        if (pp->slots[i].pid == pid)
+            return &pp->slots[i];
+        if (pp->slots[i].pid < 0)
+            return NULL;
+    }
+}
+
+static mq_err_t grow(partition_producers_t *pp)
+{
+    size_t cap = pp->cap ? pp->cap * 2 : 16;
+    pstate_t *slots = malloc(cap * sizeof(*slots));
+    if (!slots)
+        return MQ_ERR_NO_MEMORY;
+    for (size_t i = 0; i < cap; i++)
+        slots[i].pid = -1;
+    for (size_t j = 0; j < pp->cap; j++) {
+        if (pp->slots[j].pid < 0)
+            continue;
+        size_t i = hash_pid(pp->slots[j].pid, cap);
+        while (slots[i].pid >= 0)
+            i = (i + 1) & (cap - 1);
+        slots[i] = pp->slots[j];
+    }
+    free(pp->slots);
+    pp->slots = slots;
+    pp->cap = cap;
+    return MQ_OK;
+}
+
+static pstate_t *insert(partition_producers_t *pp, int64_t pid)
+{
+    if ((pp->count + 1) * 2 > pp->cap && grow(pp) != MQ_OK)
+        return NULL;
+    size_t i = hash_pid(pid, pp->cap);
+    while (pp->slots[i].pid >= 0)
+        i = (i + 1) & (pp->cap - 1);
+    pstate_t *s = &pp->slots[i];
+    memset(s, 0, sizeof(*s));
+    s->pid = pid;
+    pp->count++;
+    return s;
+}
+
+static int32_t seq_add(int32_t seq, int32_t n)
+{
+    return (int32_t)(((int64_t)seq + n) & 0x7fffffff);
+}
+
+static const producer_batch_ref_t *newest(const pstate_t *s)
+{
+    return &s->ring[(s->head + s->n - 1) % PRODUCERS_BATCHES];
+}
+
+producer_check_t producers_check(const partition_producers_t *pp, int64_t pid, int16_t epoch,
+                                 int32_t base_seq, int32_t count, producer_batch_ref_t *dup)
+{
+    if (pid < 0)
+        return PRODUCER_CHECK_APPEND;
+    const pstate_t *s = lookup(pp, pid);
+    if (!s || s->n == 0)
+        return base_seq == 0 ? PRODUCER_CHECK_APPEND : PRODUCER_CHECK_UNKNOWN;
+    if (epoch < s->epoch)
+        return PRODUCER_CHECK_FENCED;
+    if (epoch > s->epoch)
+        return base_seq == 0 ? PRODUCER_CHECK_APPEND : PRODUCER_CHECK_OUT_OF_ORDER;
+    int32_t last_seq = seq_add(base_seq, count - 1);
+    for (int i = 0; i < s->n; i++) {
+        const producer_batch_ref_t *b = &s->ring[(s->head + i) % PRODUCERS_BATCHES];
+        if (b->first_seq == base_seq && b->last_seq == last_seq) {
+            if (dup)
+                *dup = *b;
+            return PRODUCER_CHECK_DUPLICATE;
+        }
+    }
+    if (base_seq == seq_add(newest(s)->last_seq, 1))
+        return PRODUCER_CHECK_APPEND;
+    return PRODUCER_CHECK_OUT_OF_ORDER;
+}
+
+mq_err_t producers_record(partition_producers_t *pp, int64_t pid, int16_t epoch, int32_t base_seq,
+                          int32_t count, int64_t base_offset, int64_t append_time_ms)
+{
+    if (pid < 0)
+        return MQ_OK;
+    pstate_t *s = lookup(pp, pid);
+    if (!s && !(s = insert(pp, pid)))
+        return MQ_ERR_NO_MEMORY;
+    if (epoch != s->epoch || s->n == 0) {
+        s->epoch = epoch;
+        s->n = 0;
+        s->head = 0;
+    }
+    producer_batch_ref_t ref = {base_seq, seq_add(base_seq, count - 1), base_offset,
+                                append_time_ms};
+    if (s->n < PRODUCERS_BATCHES) {
+        s->ring[(s->head + s->n) % PRODUCERS_BATCHES] = ref;
+        s->n++;
+    } else {
+        s->ring[s->head] = ref;
+        s->head = (s->head + 1) % PRODUCERS_BATCHES;
+    }
+    return MQ_OK;
+}
+
+mq_err_t producer_check_error(producer_check_t c)
+{
+    switch (c) {
+    case PRODUCER_CHECK_APPEND:
+    case PRODUCER_CHECK_DUPLICATE:
+        return MQ_OK;
+    case PRODUCER_CHECK_OUT_OF_ORDER:
+        return MQ_ERR_OUT_OF_ORDER_SEQUENCE;
+    case PRODUCER_CHECK_FENCED:
+        return MQ_ERR_PRODUCER_FENCED;
+    case PRODUCER_CHECK_UNKNOWN:
+        return MQ_ERR_UNKNOWN_PRODUCER;
+    }
+    return MQ_ERR_UNKNOWN;
+}
