@@ -124,5 +124,5 @@ void call_fail(call_t *c, int grpc_status, const char *fmt, ...)
         mq__grpc_message_encode(text, strlen(text), c->grpc_message, need);
     conn_t *conn = c->conn;
     finish(c, grpc_status);
-    conn_submit_error(conn, c, 0);
+    conn_submit_error(conn, c);
 }

@@ -49,6 +49,7 @@ struct call {
     unsigned dispatched : 1;    /* the request message reached the handler */
     unsigned content_type_ok : 1;
     unsigned is_post : 1;
+    unsigned reset_after_reply : 1; /* RST_STREAM(NO_ERROR) once answered */
     int64_t start_us;
     int64_t deadline_ms; /* monotonic; 0 = none */
     loop_timer_t deadline_timer;

@@ -371,7 +371,7 @@ void conn_submit_reply(conn_t *c, call_t *call)
     conn_want_write(c);
 }
 
-void conn_submit_error(conn_t *c, call_t *call, int reset_stream)
+void conn_submit_error(conn_t *c, call_t *call)
 {
     char status[8];
     snprintf(status, sizeof(status), "%d", call->grpc_status);
@@ -390,10 +390,6 @@ void conn_submit_error(conn_t *c, call_t *call, int reset_stream)
     int rv = nghttp2_submit_response(c->h2, call->stream_id, nva, n, NULL);
     if (rv != 0)
         log_warn("\"submit response failed\" peer=%s err=\"%s\"", c->peer, nghttp2_strerror(rv));
-    /* The request is still arriving (e.g. too large): ask the peer to stop
-     * sending it, without error, after the complete response. */
-    if (reset_stream)
-        nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_NO_ERROR);
     conn_want_write(c);
 }
 
@@ -558,11 +554,12 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         uint32_t declared = (uint32_t)d->prefix[1] << 24 | (uint32_t)d->prefix[2] << 16 |
                             (uint32_t)d->prefix[3] << 8 | d->prefix[4];
         call->grpc_status = MQ_GRPC_RESOURCE_EXHAUSTED;
+        /* After the Trailers-Only answer is sent, RST_STREAM(NO_ERROR) asks
+         * the peer to stop sending the rest (on_frame_send). */
+        call->reset_after_reply = 1;
         call_fail(call, MQ_GRPC_RESOURCE_EXHAUSTED,
                   "request message of %u bytes exceeds max.request.bytes (%lld)", declared,
                   (long long)g_srv.cfg->max_request_bytes);
-        if (call->conn && !call->stream_closed)
-            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
     } else if (err == MQ_ERR_UNSUPPORTED) {
         call_fail(call, MQ_GRPC_UNIMPLEMENTED,
                   "compressed messages are not supported "
@@ -618,6 +615,20 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     return 0;
 }
 
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    (void)user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    call_t *call = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (call && call->reset_after_reply) {
+        call->reset_after_reply = 0;
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_NO_ERROR);
+    }
+    return 0;
+}
+
 static int on_invalid_frame(nghttp2_session *session, const nghttp2_frame *frame, int lib_error,
                             void *user_data)
 {
@@ -640,6 +651,7 @@ static int make_callbacks(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(g_callbacks, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(g_callbacks, on_stream_close);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(g_callbacks, on_invalid_frame);
+    nghttp2_session_callbacks_set_on_frame_send_callback(g_callbacks, on_frame_send);
     return 0;
 }
 

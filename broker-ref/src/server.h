@@ -37,7 +37,7 @@ loop_t *server_loop(int i);
 /* For call.c: submit the call's response (HEADERS, DATA, trailers) or a
  * Trailers-Only error on its stream, and get it written soon. */
 void conn_submit_reply(conn_t *conn, call_t *c);
-void conn_submit_error(conn_t *conn, call_t *c, int reset_stream);
+void conn_submit_error(conn_t *conn, call_t *c);
 /* The call got its answer (or was cancelled): metrics and shutdown count. */
 void server_call_finished(call_t *c);
 
