@@ -229,9 +229,6 @@ static mq_err_t roll_locked(part_t *p, segment_t **old)
 /* Makes a rolled segment and the new file's directory entry durable. */
 static void sync_rolled(part_t *p, segment_t *old)
 {
-    pthread_mutex_lock(&p->lock);
-    index_write(&old->idx, 1); /* retry anything the roll could not write */
-    pthread_mutex_unlock(&p->lock);
     mq_err_t err = seg_sync(old, 1);
     if (sync_dir(p) != MQ_OK)
         err = MQ_ERR_STORAGE;
@@ -323,42 +320,44 @@ mq_err_t part_flush(part_t *p)
     pthread_mutex_lock(&p->lock);
     int64_t target = p->end_offset;
     size_t count = 0;
-    segment_t **list = malloc(p->nseg * sizeof(*list));
-    int *full = malloc(p->nseg * sizeof(*full));
-    if (!list || !full) {
+    struct {
+        segment_t *s;
+        int rolled; /* its index is final: sync that too */
+        int clear;  /* needs_sync to clear on success */
+    } *list = malloc(p->nseg * sizeof(*list));
+    if (!list) {
         pthread_mutex_unlock(&p->lock);
-        free(list);
-        free(full);
         return MQ_ERR_NO_MEMORY;
     }
     for (size_t i = 0; i < p->nseg; i++) {
         segment_t *s = p->segs[i];
-        if (s->needs_sync || i + 1 == p->nseg) {
+        int is_active = i + 1 == p->nseg;
+        if (s->needs_sync || is_active) {
             seg_ref(s);
-            full[count] = s->needs_sync;
-            list[count++] = s;
+            list[count].s = s;
+            list[count].rolled = s->needs_sync && !is_active;
+            list[count++].clear = s->needs_sync;
         }
     }
     pthread_mutex_unlock(&p->lock);
 
     mq_err_t err = MQ_OK;
     for (size_t i = 0; i < count; i++) {
-        if (seg_sync(list[i], full[i]) != MQ_OK) {
+        if (seg_sync(list[i].s, list[i].rolled) != MQ_OK) {
             err = MQ_ERR_STORAGE;
             continue;
         }
-        if (full[i]) {
+        if (list[i].clear) {
             pthread_mutex_lock(&p->lock);
-            list[i]->needs_sync = 0;
+            list[i].s->needs_sync = 0;
             pthread_mutex_unlock(&p->lock);
         }
     }
     if (sync_dir(p) != MQ_OK)
         err = MQ_ERR_STORAGE;
     for (size_t i = 0; i < count; i++)
-        seg_unref(list[i]);
+        seg_unref(list[i].s);
     free(list);
-    free(full);
     if (err != MQ_OK)
         return err;
     pthread_mutex_lock(&p->lock);

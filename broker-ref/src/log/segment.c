@@ -47,6 +47,7 @@ static segment_t *seg_alloc(const char *dir, int64_t base)
     s->created_ms = -1;
     index_init(&s->idx);
     atomic_init(&s->refs, 1);
+    pthread_mutex_init(&s->sync_lock, NULL);
     return s;
 }
 
@@ -103,6 +104,7 @@ void seg_unref(segment_t *s)
     if (s->fd >= 0)
         close(s->fd);
     index_close(&s->idx);
+    pthread_mutex_destroy(&s->sync_lock);
     free(s);
 }
 
@@ -216,7 +218,14 @@ mq_err_t seg_sync(segment_t *s, int with_index)
         log_error("\"segment fdatasync failed\" path=%s.log errno=%d", s->path, errno);
         return MQ_ERR_STORAGE;
     }
-    return with_index ? index_sync(&s->idx) : MQ_OK;
+    if (!with_index)
+        return MQ_OK;
+    pthread_mutex_lock(&s->sync_lock);
+    mq_err_t err = index_write(&s->idx, 1);
+    if (err == MQ_OK)
+        err = index_sync(&s->idx);
+    pthread_mutex_unlock(&s->sync_lock);
+    return err;
 }
 
 uint64_t seg_index_pos(const segment_t *s, int64_t offset)

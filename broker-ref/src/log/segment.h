@@ -7,6 +7,7 @@
 #ifndef BROKER_LOG_SEGMENT_H
 #define BROKER_LOG_SEGMENT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@ typedef struct segment {
     uint64_t since_index; /* bytes since the last offset index entry */
     int needs_sync;       /* rolled (or recovered) but not yet fsync'd */
     seg_index_t idx;
+    pthread_mutex_t sync_lock; /* one index writer outside the partition lock */
     atomic_int refs;
     char path[]; /* "<dir>/<base>" without extension */
 } segment_t;
@@ -69,7 +71,9 @@ mq_err_t seg_append(segment_t *s, const uint8_t *buf, const seg_batch_t *b, uint
 /* Adds a last time entry for the segment's max timestamp and writes every
  * pending index entry (on roll and close). */
 mq_err_t seg_seal_index(segment_t *s);
-/* fdatasync of the log; with_index also fsyncs the index files. */
+/* fdatasync of the log; with_index also writes pending index entries and
+ * fsyncs the index files (only for a segment no longer appended to, since
+ * it runs without the partition's lock). */
 mq_err_t seg_sync(segment_t *s, int with_index);
 
 /* Where a lookup for `offset` starts scanning: an index entry's position. */
