@@ -167,6 +167,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 {
     const uint8_t *p = buf;
     uint64_t c = ~crc;
+    if (shift_short[0][1] == 0) /* a caller from another constructor */
+        crc32c_init_shift_tables();
     while (len && ((uintptr_t)p & 7)) {
         c = _mm_crc32_u8((uint32_t)c, *p++);
         len--;
