@@ -423,6 +423,30 @@ TEST_F(Admin, Http2PriorKnowledge)
     EXPECT_EQ(r.status, 200) << r.body;
 }
 
+TEST_F(Admin, H2cUpgradeOfferIsAnsweredOverHttp1)
+{
+    // `curl --http2` on http:// offers "Upgrade: h2c"; the broker declines by
+    // answering in HTTP/1.1, body included.
+    CURL *c = curl_easy_init();
+    std::string url = std::string("http://") + broker_.admin_addr() + "/api/v1/topics";
+    std::string body = R"({"name":"upgraded","partitions":1})", got;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_0);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    ASSERT_EQ(curl_easy_perform(c), CURLE_OK);
+    long status = 0, version = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+    curl_easy_cleanup(c);
+    EXPECT_EQ(status, 201) << got;
+    EXPECT_EQ(version, (long)CURL_HTTP_VERSION_1_1);
+    EXPECT_EQ(Get("/api/v1/topics/upgraded").status, 200);
+}
+
 TEST_F(Admin, Http2ManyStreamsOnOneConnection)
 {
     // Creates in flight together on one HTTP/2 connection: each is answered
