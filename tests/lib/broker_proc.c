@@ -164,6 +164,7 @@ int broker_proc_alive(broker_proc_t *bp)
     if (r == bp->pid)
         bp->exit_status = status;
     bp->pid = 0;
+    bp->inner_pid = 0;
     return 0;
 }
 
@@ -178,18 +179,40 @@ int broker_proc_wait(broker_proc_t *bp, int timeout_ms)
     return exit_code(bp->exit_status);
 }
 
+/* The broker process to signal: the wrapper's child when there is one. */
+static pid_t signal_target(const broker_proc_t *bp)
+{
+    return bp->inner_pid > 0 ? bp->inner_pid : bp->pid;
+}
+
 int broker_proc_signal(broker_proc_t *bp, int sig)
 {
     if (bp->pid <= 0)
         return -1;
-    return kill(bp->pid, sig);
+    return kill(signal_target(bp), sig);
+}
+
+/* The first child of pid, from /proc; -1 if none. */
+static pid_t child_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    char *text = broker_proc_read_file(path, NULL);
+    if (!text)
+        return -1;
+    long child = strtol(text, NULL, 10);
+    free(text);
+    return child > 0 ? (pid_t)child : -1;
 }
 
 int broker_proc_kill(broker_proc_t *bp)
 {
     if (bp->pid <= 0)
         return -1;
+    if (bp->inner_pid > 0)
+        kill(bp->inner_pid, SIGKILL);
     kill(bp->pid, SIGKILL);
+    bp->inner_pid = 0;
     int status;
     while (waitpid(bp->pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -204,7 +227,7 @@ int broker_proc_stop(broker_proc_t *bp, int timeout_ms)
         return -1;
     if (timeout_ms <= 0)
         timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
-    kill(bp->pid, SIGTERM);
+    kill(signal_target(bp), SIGTERM);
     int code = broker_proc_wait(bp, timeout_ms);
     if (code != -2)
         return code;
@@ -381,8 +404,11 @@ static int wait_ready(broker_proc_t *bp)
 {
     long long deadline = test_now_ms() + bp->ready_timeout_ms;
     for (;;) {
-        if (read_ready(bp) == 0)
+        if (read_ready(bp) == 0) {
+            if (bp->wrap_store[0])
+                bp->inner_pid = child_of(bp->pid);
             return 0;
+        }
         if (!broker_proc_alive(bp)) {
             set_error(bp, "broker exited (code %d) before it was ready; stderr in %s",
                       exit_code(bp->exit_status), bp->stderr_path);

@@ -37,6 +37,7 @@ typedef struct broker_opts {
 
 typedef struct broker_proc {
     pid_t pid;         /* 0 when not running */
+    pid_t inner_pid;   /* with a wrapper: the broker itself (the wrapper's child) */
     int exit_status;   /* last wait status (see broker_proc_exit_code) */
     char tmp_dir[512]; /* ours: logs, ready file, default data */
     char data_dir[BROKER_PROC_PATH_MAX];
@@ -68,7 +69,10 @@ int broker_proc_start(broker_proc_t *bp, const broker_opts_t *opts);
  * differ and are re-read from the ready file. The broker must be stopped. */
 int broker_proc_restart(broker_proc_t *bp);
 
-/* SIGTERM, then waits up to timeout_ms (0 = 15000) for the exit; kills with
+/* With a wrapper (strace), signals go to the broker itself (inner_pid) and
+ * SIGKILL goes to both, so no broker outlives its wrapper.
+ *
+ * SIGTERM, then waits up to timeout_ms (0 = 15000) for the exit; kills with
  * SIGKILL if it does not exit in time. Returns the exit code (0..255), 128+N
  * if killed by signal N, or -1 if it had to be killed or was not running. */
 int broker_proc_stop(broker_proc_t *bp, int timeout_ms);
