@@ -28,6 +28,7 @@ void call_unref(call_t *c)
         free(c->decoder);
     }
     bytebuf_free(&c->resp);
+    free(c->msg);
     free(c->slices);
     free(c->grpc_message);
     free(c);

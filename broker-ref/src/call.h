@@ -47,6 +47,7 @@ struct call {
     unsigned stream_closed : 1; /* nghttp2 closed the stream */
     unsigned headers_ok : 1;    /* request headers were valid */
     unsigned dispatched : 1;    /* the request message reached the handler */
+    unsigned have_msg : 1;      /* the request message is in msg */
     unsigned content_type_ok : 1;
     unsigned is_post : 1;
     unsigned reset_after_reply : 1; /* RST_STREAM(NO_ERROR) once answered */
@@ -59,6 +60,8 @@ struct call {
 
     /* Request decoding (gRPC 5-byte framing). */
     void *decoder; /* mq_grpc_decoder_t, allocated on the first DATA */
+    uint8_t *msg;  /* the request message, until END_STREAM */
+    size_t msg_len;
 
     /* Response. */
     bytebuf_t resp;

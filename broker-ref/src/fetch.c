@@ -5,7 +5,8 @@
  * whole batch). If fewer than min_bytes are there, the call is parked on its
  * loop until appends bring enough (produce.c calls fetch_notify_append,
  * which posts one wake-up per loop), max_wait_ms passes, or the deadline
- * nears. The response is encoded by hand: each partition's header is
+ * nears (docs/protocol.md 2.3: 20 ms before it, a success with what is
+ * there). The response is encoded by hand: each partition's header is
  * written right in front of the records part_read put in the buffer, so the
  * records are never moved (the slices skip the gaps). */
 #include <stdlib.h>

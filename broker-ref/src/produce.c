@@ -95,9 +95,17 @@ static void reply(produce_t *st)
     st->answered = 1;
     st->call->on_cancel = NULL;
     if (st->req->acks == 0) {
-        Mq__V1__ProduceResponse empty = MQ__V1__PRODUCE_RESPONSE__INIT;
-        call_reply_pb(st->call, &empty);
-        return;
+        /* docs/protocol.md 2.2: acks=0 reports no outcome. */
+        for (size_t i = 0; i < st->req->n_batches; i++) {
+            Mq__V1__ProducePartitionResult *r = &st->results[i];
+            if (r->error_code != 0)
+                log_debug("\"acks=0 batch failed\" topic=%s partition=%d err=\"%s\"", r->topic,
+                          r->partition, r->error_message);
+            r->error_code = 0;
+            r->base_offset = -1;
+            r->log_append_time_ms = -1;
+            r->error_message = "";
+        }
     }
     Mq__V1__ProduceResponse resp = MQ__V1__PRODUCE_RESPONSE__INIT;
     resp.n_results = st->req->n_batches;

@@ -515,18 +515,33 @@ static const handler_fn handlers[METHOD_COUNT] = {
     [METHOD_LIST_OFFSETS] = list_offsets_handle,
 };
 
+/* A unary request is handled once the peer half-closes the stream, so a
+ * second message can still be refused; until then the message is kept. */
 static mq_err_t on_message(void *ud, const uint8_t *msg, size_t len)
 {
     call_t *call = ud;
-    if (call->dispatched) {
+    if (call->have_msg) {
         call_fail(call, MQ_GRPC_UNIMPLEMENTED, "unary method got more than one request message");
         return MQ_ERR_PROTOCOL;
     }
-    call->dispatched = 1;
-    call_ref(call);
-    handlers[call->method](call, msg, len);
-    call_unref(call);
+    call->msg = malloc(len ? len : 1);
+    if (!call->msg) {
+        call_fail(call, MQ_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return MQ_ERR_NO_MEMORY;
+    }
+    memcpy(call->msg, msg, len);
+    call->msg_len = len;
+    call->have_msg = 1;
     return MQ_OK;
+}
+
+static void dispatch(call_t *call)
+{
+    call->dispatched = 1;
+    uint8_t *msg = call->msg;
+    call->msg = NULL;
+    handlers[call->method](call, msg, call->msg_len);
+    free(msg);
 }
 
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
@@ -579,7 +594,9 @@ static void on_request_end(call_t *call)
     if (call->done || !call->headers_ok || call->dispatched)
         return;
     mq_grpc_decoder_t *d = call->decoder;
-    if (d && mq__grpc_decoder_finish(d) != MQ_OK)
+    if (call->have_msg && mq__grpc_decoder_finish(d) == MQ_OK)
+        dispatch(call);
+    else if (d && mq__grpc_decoder_finish(d) != MQ_OK)
         call_fail(call, MQ_GRPC_INTERNAL, "request ended inside a gRPC message");
     else
         call_fail(call, MQ_GRPC_INTERNAL, "request ended without a message");
