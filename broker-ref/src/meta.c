@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "topics.h"
 
 enum { JOB_CREATE, JOB_ALTER, JOB_DELETE };
@@ -422,6 +423,7 @@ static void finish(job_t *j)
         topic_release(t);
     } else {
         destroy_partitions(t);
+        metrics_forget_topic(j->name);
         log_info("\"topic deleted\" topic=%s", j->name);
         topic_release(t);
     }

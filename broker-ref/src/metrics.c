@@ -248,6 +248,30 @@ void metrics_produced(const char *topic, int32_t partition, int64_t records, siz
     __atomic_add_fetch(&s->bytes, (int64_t)bytes, RELAXED);
 }
 
+void metrics_forget_topic(const char *topic)
+{
+    /* Slots stay claimed (claiming is lock-free and one-way); zeroing them
+     * reads as a counter reset, which Prometheus handles. */
+    for (int i = 0; i < PART_SLOTS; i++) {
+        part_slot_t *s = &S.parts[i];
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == 2 && !strcmp(s->topic, topic)) {
+            __atomic_store_n(&s->records, 0, RELAXED);
+            __atomic_store_n(&s->bytes, 0, RELAXED);
+        }
+    }
+}
+
+/* True if the slot's topic still exists: deleted topics leave the output. */
+static int slot_live(part_slot_t *s)
+{
+    if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != 2)
+        return 0;
+    topic_t *t = topics_get(s->topic);
+    int live = t && s->partition < t->partition_count;
+    topic_release(t);
+    return live;
+}
+
 /* ---- rendering ---- */
 
 typedef struct out {
@@ -367,10 +391,18 @@ static void render_traffic(out_t *o)
     header(o, "mq_fetched_bytes_total", "counter", "Record batch bytes returned by Fetch.");
     emit(o, "mq_fetched_bytes_total %" PRId64 "\n", load64(&S.fetched_bytes));
 
+    /* One pass decides which slots are shown, so both families agree. */
+    unsigned char *live = calloc(PART_SLOTS, 1);
+    if (!live) {
+        o->oom = 1;
+        return;
+    }
+    for (int i = 0; i < PART_SLOTS; i++)
+        live[i] = (unsigned char)slot_live(&S.parts[i]);
     header(o, "mq_produced_records_total", "counter", "Records appended, by partition.");
     for (int i = 0; i < PART_SLOTS; i++) {
         part_slot_t *s = &S.parts[i];
-        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == 2)
+        if (live[i])
             emit(o, "mq_produced_records_total{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
                  s->topic, s->partition, load64(&s->records));
     }
@@ -380,13 +412,14 @@ static void render_traffic(out_t *o)
     header(o, "mq_produced_bytes_total", "counter", "Record batch bytes appended, by partition.");
     for (int i = 0; i < PART_SLOTS; i++) {
         part_slot_t *s = &S.parts[i];
-        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == 2)
+        if (live[i])
             emit(o, "mq_produced_bytes_total{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
                  s->topic, s->partition, load64(&s->bytes));
     }
     if (load64(&S.overflow_bytes))
         emit(o, "mq_produced_bytes_total{topic=\"\",partition=\"\"} %" PRId64 "\n",
              load64(&S.overflow_bytes));
+    free(live);
 }
 
 static void render_admin(out_t *o)

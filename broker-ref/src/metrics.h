@@ -19,6 +19,9 @@ void metrics_rpc(const char *method, int grpc_status, int64_t latency_us, size_t
 void metrics_connection(int delta);
 /* Records appended to a partition. */
 void metrics_produced(const char *topic, int32_t partition, int64_t records, size_t bytes);
+/* Drops a deleted topic's produce counters (a topic re-created under the
+ * same name starts from zero). Called by the metadata thread. */
+void metrics_forget_topic(const char *topic);
 /* Batch bytes returned by Fetch. */
 void metrics_fetched(size_t bytes);
 /* One admin HTTP request answered with this status. */

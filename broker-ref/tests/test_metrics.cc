@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "metrics.h"
+#include "topics.h"
 }
 
 namespace
@@ -39,8 +40,21 @@ double Value(const std::string &text, const std::string &key)
     return -1;
 }
 
+// Produce series are shown only for topics in the registry.
+void Publish(const char *name, int32_t parts)
+{
+    log_config_t lc = {};
+    ASSERT_EQ(topics_publish(topic_new(name, parts, &lc, "{}", 0)), MQ_OK);
+}
+
+void Unpublish(const char *name)
+{
+    topic_release(topics_unpublish(name));
+}
+
 TEST(Metrics, CountersFromManyThreadsAddUp)
 {
+    Publish("mt", 2);
     const int threads = 4, per = 20000;
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; t++)
@@ -72,6 +86,27 @@ TEST(Metrics, CountersFromManyThreadsAddUp)
     EXPECT_EQ(Value(s, "mq_rpc_duration_seconds_count{method=\"Produce\"}"), threads * per);
     EXPECT_NEAR(Value(s, "mq_rpc_duration_seconds_sum{method=\"Produce\"}"), 0.0003 * threads * per,
                 1e-3);
+    Unpublish("mt");
+}
+
+TEST(Metrics, DeletedTopicsLeaveAndComeBackFromZero)
+{
+    Publish("gone", 1);
+    metrics_produced("gone", 0, 3, 30);
+    metrics_produced("gone", 5, 3, 30); // no such partition: counted, not shown
+    std::string s = Render();
+    EXPECT_EQ(Value(s, "mq_produced_records_total{topic=\"gone\",partition=\"0\"}"), 3);
+    EXPECT_EQ(s.find("topic=\"gone\",partition=\"5\""), std::string::npos);
+    Unpublish("gone");
+    metrics_forget_topic("gone");
+    s = Render();
+    EXPECT_EQ(s.find("topic=\"gone\""), std::string::npos);
+    Publish("gone", 1);
+    metrics_produced("gone", 0, 1, 10);
+    s = Render();
+    EXPECT_EQ(Value(s, "mq_produced_records_total{topic=\"gone\",partition=\"0\"}"), 1);
+    EXPECT_EQ(Value(s, "mq_produced_bytes_total{topic=\"gone\",partition=\"0\"}"), 10);
+    Unpublish("gone");
 }
 
 TEST(Metrics, StatusesConnectionsAndAdmin)
