@@ -319,9 +319,14 @@ static int on_headers_complete(http_parser *p)
         return -1;
     }
     if (c->h1_expect_100) {
+        /* Sent when h1_feed flushes, right after the parser returns: never
+         * from inside it, where a failed send would close the connection
+         * under the parser's feet. */
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        buf_append(&c->out, cont, sizeof(cont) - 1);
-        conn_flush(c);
+        if (buf_append(&c->out, cont, sizeof(cont) - 1) != 0) {
+            c->h1_error = 500;
+            return -1;
+        }
     }
     return 0;
 }
