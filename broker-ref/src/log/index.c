@@ -305,8 +305,9 @@ mq_err_t index_write(seg_index_t *x, int force)
     mq_err_t err = write_times(x);
     if (err == MQ_OK)
         err = write_offsets(x);
-    if (err != MQ_OK)
-        log_warn("\"cannot write index\" errno=%d", errno);
+    if (err != MQ_OK && !x->write_failing)
+        log_warn("\"cannot write index; entries kept pending\" errno=%d", errno);
+    x->write_failing = err != MQ_OK;
     return err;
 }
 

@@ -37,6 +37,7 @@ typedef struct seg_index {
     size_t n, cap, written; /* written: entries already in the file */
     tidx_entry_t *t;
     size_t tn, tcap, twritten;
+    int write_failing; /* logs a failing index write once, not per append */
 } seg_index_t;
 
 void index_init(seg_index_t *x);

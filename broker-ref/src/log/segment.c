@@ -66,9 +66,13 @@ mq_err_t seg_create(const char *dir, int64_t base, segment_t **out)
     segment_t *s = seg_alloc(dir, base);
     if (!s)
         return MQ_ERR_NO_MEMORY;
+    if (open_log(s, O_CREAT | O_EXCL) < 0) {
+        seg_unref(s);
+        return MQ_ERR_STORAGE;
+    }
     int existed;
-    if (open_log(s, O_CREAT | O_EXCL) < 0 || index_open(&s->idx, s->path, &existed) != MQ_OK ||
-        index_reset(&s->idx) != MQ_OK) {
+    if (index_open(&s->idx, s->path, &existed) != MQ_OK || index_reset(&s->idx) != MQ_OK) {
+        seg_unlink(s); /* so that a later roll can create it again */
         seg_unref(s);
         return MQ_ERR_STORAGE;
     }
