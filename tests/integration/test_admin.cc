@@ -484,6 +484,37 @@ TEST_F(Admin, Http2ManyStreamsOnOneConnection)
     EXPECT_EQ(num(r.data(), "topic_count"), n - 2);
 }
 
+TEST_F(Admin, ExpectContinue)
+{
+    // The interim 100 arrives before the body is sent; the body then creates.
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa = {};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)AdminPort());
+    inet_pton(AF_INET, AdminHost().c_str(), &sa.sin_addr);
+    ASSERT_EQ(connect(fd, (sockaddr *)&sa, sizeof sa), 0);
+    std::string body = R"({"name":"expect","partitions":1})";
+    std::string head = "POST /api/v1/topics HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                       "Content-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n";
+    ASSERT_EQ(send(fd, head.data(), head.size(), 0), (ssize_t)head.size());
+    auto read_some = [&](int ms) {
+        std::string got;
+        pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, ms) == 1) {
+            char buf[4096];
+            ssize_t n = recv(fd, buf, sizeof buf, 0);
+            if (n > 0)
+                got.assign(buf, (size_t)n);
+        }
+        return got;
+    };
+    EXPECT_EQ(read_some(3000), "HTTP/1.1 100 Continue\r\n\r\n");
+    ASSERT_EQ(send(fd, body.data(), body.size(), 0), (ssize_t)body.size());
+    EXPECT_EQ(read_some(5000).rfind("HTTP/1.1 201 Created\r\n", 0), 0u);
+    close(fd);
+}
+
 TEST_F(Admin, KeepAliveAndPipelining)
 {
     Response a = Get("/health");
