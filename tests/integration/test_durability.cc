@@ -111,8 +111,9 @@ TEST_F(DurabilityTest, KillNineUnderAcksAllLoadLosesNothingAcked)
     for (int t = 0; t < threads; t++)
         workers.emplace_back(ProduceLoad, broker_.host(), broker_.port(), "dur", 4, depth,
                              (uint32_t)(t + 1) * 1000000u, &st);
-    long long deadline = test_now_ms() + 20000;
-    while (st.acked < target && test_now_ms() < deadline)
+    // At least `target` acks and half a second of load, then kill -9.
+    long long start = test_now_ms(), deadline = start + 20000;
+    while ((st.acked < target || test_now_ms() - start < 500) && test_now_ms() < deadline)
         usleep(2000);
     int acked_before_kill = st.acked;
     // Killed while the producers are still sending: calls are in flight.
