@@ -45,38 +45,51 @@ typedef struct part_stats {
     int32_t segment_count;
 } part_stats_t;
 
-/* Opens (creating if needed) dir `<data>/<topic>/<partition>` and recovers it:
- * verifies the active segment's tail, truncates a torn tail, rebuilds a
- * missing or damaged index. Returns MQ_OK, MQ_ERR_STORAGE (errno logged). */
+/* Opens (creating if needed) dir `<data>/<topic>/<partition>` (its parent
+ * must exist) and recovers it: verifies the active segment's tail, truncates
+ * a torn tail, rebuilds a missing or damaged index. Without the clean-shutdown
+ * marker part_close leaves, the recovered tail counts as unflushed
+ * (part_needs_flush is true until a part_flush). Returns MQ_OK,
+ * MQ_ERR_INVALID_ARG, MQ_ERR_NO_MEMORY, MQ_ERR_STORAGE (errno logged). */
 mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out);
-/* Flushes, marks a clean shutdown, closes files, frees. */
+/* Flushes, marks a clean shutdown (`.clean_shutdown` in dir), closes files,
+ * frees. No other call may run on p at the same time or after. */
 void part_close(part_t *p);
-/* Closes and removes the partition's directory (topic deletion). */
+/* Closes and removes the partition's directory (topic deletion) and frees
+ * p. Returns MQ_OK, MQ_ERR_INVALID_ARG, MQ_ERR_STORAGE (not removed). */
 mq_err_t part_destroy(part_t *p);
 
 void part_set_config(part_t *p, const log_config_t *cfg);
 
 /* Appends one validated batch: rewrites its base offset (and its timestamp
  * when the topic keeps log-append time), writes it to the active segment
- * (rolling first if needed), adds index entries. *base_offset gets the
- * offset of its first record. Returns MQ_OK, MQ_ERR_MESSAGE_TOO_LARGE,
+ * (rolling first if needed; a roll fsyncs the old segment, its indexes and
+ * the directory before returning), adds index entries. *base_offset gets the
+ * offset of its first record; *log_append_time now_ms or -1 (either pointer
+ * may be NULL). No fsync. Returns MQ_OK, MQ_ERR_INVALID_ARG,
+ * MQ_ERR_INVALID_BATCH (len is not exactly one batch), MQ_ERR_MESSAGE_TOO_LARGE,
  * MQ_ERR_STORAGE (e.g. ENOSPC; the log is left as before the call). */
 mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms, int64_t *base_offset,
                      int64_t *log_append_time);
 
 /* fdatasync of everything written so far; one call serves every waiting
- * batch. On return part_stats().flushed_offset covers all prior appends. */
+ * batch. On return part_stats().flushed_offset covers all prior appends.
+ * Returns MQ_OK, MQ_ERR_INVALID_ARG, MQ_ERR_NO_MEMORY, MQ_ERR_STORAGE
+ * (flushed_offset unchanged). */
 mq_err_t part_flush(part_t *p);
 /* True if appends exist that part_flush has not covered. */
 int part_needs_flush(part_t *p);
 
 /* Appends to out whole batches starting with the one holding `offset`, up to
- * max_bytes (but always at least one batch if any exist at offset).
+ * max_bytes (but always at least one batch if any exist at offset), from
+ * one segment. Safe against concurrent appends, rolls and retention.
  * Returns MQ_OK (possibly with nothing appended at the log end) or
- * MQ_ERR_OFFSET_OUT_OF_RANGE if offset < start or > end, MQ_ERR_STORAGE. */
+ * MQ_ERR_OFFSET_OUT_OF_RANGE if offset < start or > end, MQ_ERR_INVALID_ARG,
+ * MQ_ERR_NO_MEMORY, MQ_ERR_STORAGE. */
 mq_err_t part_read(part_t *p, int64_t offset, size_t max_bytes, bytebuf_t *out);
 
-/* First offset whose batch max timestamp >= ts, or -1 if none. */
+/* Base offset of the first batch whose max timestamp >= ts, or -1 if none
+ * (or on a read error, which is logged). */
 int64_t part_offset_for_time(part_t *p, int64_t ts);
 
 void part_get_stats(part_t *p, part_stats_t *st);
