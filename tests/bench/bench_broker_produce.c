@@ -190,7 +190,7 @@ static int parse_opts(int argc, char **argv, bench_opts_t *o)
 
 /* Pre-encoded framed requests, one per partition (the same batch each time:
  * the broker rewrites only the base offset). */
-static uint8_t **encode_requests(const bench_opts_t *o, size_t *req_len, size_t *batch_len)
+static uint8_t **encode_requests(const bench_opts_t *o, size_t *req_lens, size_t *batch_len)
 {
     uint8_t *batch = rc_make_batch(o->records, (size_t)o->value_size, rc_now_ms(), 1, batch_len);
     if (!batch)
@@ -208,7 +208,7 @@ static uint8_t **encode_requests(const bench_opts_t *o, size_t *req_len, size_t 
         reqs[p][4] = (uint8_t)len;
         memcpy(reqs[p] + 5, msg, len);
         free(msg);
-        *req_len = len + 5;
+        req_lens[p] = len + 5; /* partition 0 is shorter: proto3 omits zeros */
     }
     free(batch);
     return reqs;
@@ -216,10 +216,13 @@ static uint8_t **encode_requests(const bench_opts_t *o, size_t *req_len, size_t 
 
 static int run_bench(const bench_opts_t *o, const char *addr)
 {
-    size_t req_len = 0, batch_len = 0;
-    uint8_t **reqs = encode_requests(o, &req_len, &batch_len);
-    if (!reqs)
+    size_t batch_len = 0;
+    size_t *req_lens = calloc((size_t)o->partitions, sizeof *req_lens);
+    uint8_t **reqs = req_lens ? encode_requests(o, req_lens, &batch_len) : NULL;
+    if (!reqs) {
+        free(req_lens);
         return 1;
+    }
     char err[256];
     rawclient_t *rc = rc_connect_addr(addr, err, sizeof err);
     if (!rc) {
@@ -235,7 +238,7 @@ static int run_bench(const bench_opts_t *o, const char *addr)
     for (;;) {
         int more = o->count ? sent < o->count : now_us() < end;
         while (more && rc_inflight(rc) < o->inflight) {
-            if (rc_submit(rc, RC_PATH_PRODUCE, reqs[next_part], req_len, &copts) < 0)
+            if (rc_submit(rc, RC_PATH_PRODUCE, reqs[next_part], req_lens[next_part], &copts) < 0)
                 break;
             next_part = (next_part + 1) % o->partitions;
             sent++;
@@ -278,6 +281,7 @@ static int run_bench(const bench_opts_t *o, const char *addr)
     for (int p = 0; p < o->partitions; p++)
         free(reqs[p]);
     free(reqs);
+    free(req_lens);
     return rc_code || failed ? 1 : 0;
 }
 
