@@ -102,11 +102,35 @@ int call_is_done(const call_t *c);
 /* Milliseconds until the call's deadline (INT64_MAX if none, >= 0). */
 int64_t call_time_left_ms(const call_t *c);
 
-/* Handlers, one per method; msg is valid only during the call. */
-void metadata_handle(call_t *c, const uint8_t *msg, size_t len);
-void produce_handle(call_t *c, const uint8_t *msg, size_t len);
-void fetch_handle(call_t *c, const uint8_t *msg, size_t len);
-void list_offsets_handle(call_t *c, const uint8_t *msg, size_t len);
+/* Handlers, one per method. msg (the request message) belongs to the call
+ * and lives as long as it: a handler holding a reference may keep pointers
+ * into it, and may modify it in place. */
+void metadata_handle(call_t *c, uint8_t *msg, size_t len);
+void produce_handle(call_t *c, uint8_t *msg, size_t len);
+void fetch_handle(call_t *c, uint8_t *msg, size_t len);
+void list_offsets_handle(call_t *c, uint8_t *msg, size_t len);
+
+/* A ProduceRequest decoded in place (produce.c): records point into the
+ * message, topics are NUL-terminated copies. */
+typedef struct produce_batch {
+    char *topic;
+    int32_t partition;
+    uint8_t *records;
+    size_t len;
+} produce_batch_t;
+
+typedef struct produce_req {
+    int32_t acks;
+    int32_t timeout_ms;
+    size_t n_batches;
+    produce_batch_t *batches;
+} produce_req_t;
+
+/* Decodes the protobuf wire format of mq.v1.ProduceRequest (unknown fields
+ * skipped). MQ_OK, MQ_ERR_PROTOCOL (malformed) or MQ_ERR_NO_MEMORY; on
+ * error nothing needs freeing. */
+mq_err_t produce_req_decode(uint8_t *msg, size_t len, produce_req_t *out);
+void produce_req_free(produce_req_t *r);
 
 /* Fetch long poll support (fetch.c). */
 /* Per-loop state; called by server.c when loops are created. */

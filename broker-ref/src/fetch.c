@@ -354,7 +354,7 @@ static void park(fetch_t *f, int64_t found)
     loop_timer_start(f->call->loop, &f->timer, loop_now_ms() + f->max_wait_ms);
 }
 
-void fetch_handle(call_t *c, const uint8_t *msg, size_t len)
+void fetch_handle(call_t *c, uint8_t *msg, size_t len)
 {
     Mq__V1__FetchRequest *req = mq__v1__fetch_request__unpack(NULL, len, msg);
     if (!req) {
@@ -408,7 +408,7 @@ void fetch_handle(call_t *c, const uint8_t *msg, size_t len)
 
 /* ---- ListOffsets -------------------------------------------------------- */
 
-void list_offsets_handle(call_t *c, const uint8_t *msg, size_t len)
+void list_offsets_handle(call_t *c, uint8_t *msg, size_t len)
 {
     Mq__V1__ListOffsetsRequest *req = mq__v1__list_offsets_request__unpack(NULL, len, msg);
     if (!req) {

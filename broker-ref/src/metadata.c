@@ -90,7 +90,7 @@ static void add_topic(topic_t *t, void *arg)
     add(arg, topic_entry(t->name, t));
 }
 
-void metadata_handle(call_t *c, const uint8_t *msg, size_t len)
+void metadata_handle(call_t *c, uint8_t *msg, size_t len)
 {
     Mq__V1__MetadataRequest *req = mq__v1__metadata_request__unpack(NULL, len, msg);
     if (!req) {

@@ -19,6 +19,161 @@
 #include "topics.h"
 #include "wire/batch.h"
 
+/* ---- ProduceRequest, decoded in place ---------------------------------- */
+
+typedef struct pb {
+    const uint8_t *p;
+    const uint8_t *end;
+} pb_t;
+
+static int pb_varint(pb_t *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end)
+            return -1;
+        uint8_t b = *r->p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A length-delimited field's bytes. */
+static int pb_bytes(pb_t *r, const uint8_t **data, size_t *len)
+{
+    uint64_t n;
+    if (pb_varint(r, &n) != 0 || n > (uint64_t)(r->end - r->p))
+        return -1;
+    *data = r->p;
+    *len = (size_t)n;
+    r->p += n;
+    return 0;
+}
+
+static int pb_skip(pb_t *r, int wire_type)
+{
+    uint64_t v;
+    const uint8_t *d;
+    size_t n;
+    switch (wire_type) {
+    case 0:
+        return pb_varint(r, &v);
+    case 1:
+        if (r->end - r->p < 8)
+            return -1;
+        r->p += 8;
+        return 0;
+    case 2:
+        return pb_bytes(r, &d, &n);
+    case 5:
+        if (r->end - r->p < 4)
+            return -1;
+        r->p += 4;
+        return 0;
+    default:
+        return -1; /* groups (3, 4) and invalid types */
+    }
+}
+
+static mq_err_t decode_batch(const uint8_t *data, size_t len, produce_batch_t *b)
+{
+    pb_t r = {data, data + len};
+    const uint8_t *topic = (const uint8_t *)"";
+    size_t topic_len = 0;
+    b->partition = 0;
+    b->records = NULL;
+    b->len = 0;
+    while (r.p < r.end) {
+        uint64_t key;
+        if (pb_varint(&r, &key) != 0)
+            return MQ_ERR_PROTOCOL;
+        int field = (int)(key >> 3), wt = (int)(key & 7);
+        if (field == 1 && wt == 2) {
+            if (pb_bytes(&r, &topic, &topic_len) != 0)
+                return MQ_ERR_PROTOCOL;
+        } else if (field == 2 && wt == 0) {
+            uint64_t v;
+            if (pb_varint(&r, &v) != 0)
+                return MQ_ERR_PROTOCOL;
+            b->partition = (int32_t)v;
+        } else if (field == 3 && wt == 2) {
+            const uint8_t *d;
+            if (pb_bytes(&r, &d, &b->len) != 0)
+                return MQ_ERR_PROTOCOL;
+            b->records = (uint8_t *)d;
+        } else if (field == 0 || pb_skip(&r, wt) != 0) {
+            return MQ_ERR_PROTOCOL;
+        }
+    }
+    if (memchr(topic, 0, topic_len))
+        return MQ_ERR_PROTOCOL; /* a proto3 string is UTF-8 text, no NUL */
+    b->topic = strndup((const char *)topic, topic_len);
+    return b->topic ? MQ_OK : MQ_ERR_NO_MEMORY;
+}
+
+void produce_req_free(produce_req_t *r)
+{
+    for (size_t i = 0; i < r->n_batches; i++)
+        free(r->batches[i].topic);
+    free(r->batches);
+    memset(r, 0, sizeof(*r));
+}
+
+mq_err_t produce_req_decode(uint8_t *msg, size_t len, produce_req_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    pb_t r = {msg, msg + len};
+    size_t cap = 0;
+    mq_err_t err = MQ_OK;
+    while (r.p < r.end && err == MQ_OK) {
+        uint64_t key, v;
+        if (pb_varint(&r, &key) != 0) {
+            err = MQ_ERR_PROTOCOL;
+            break;
+        }
+        int field = (int)(key >> 3), wt = (int)(key & 7);
+        if ((field == 1 || field == 2) && wt == 0) {
+            if (pb_varint(&r, &v) != 0)
+                err = MQ_ERR_PROTOCOL;
+            else if (field == 1)
+                out->acks = (int32_t)v;
+            else
+                out->timeout_ms = (int32_t)v;
+        } else if (field == 3 && wt == 2) {
+            const uint8_t *d;
+            size_t n;
+            if (pb_bytes(&r, &d, &n) != 0) {
+                err = MQ_ERR_PROTOCOL;
+                break;
+            }
+            if (out->n_batches == cap) {
+                size_t nc = cap ? cap * 2 : 4;
+                produce_batch_t *nb = realloc(out->batches, nc * sizeof(*nb));
+                if (!nb) {
+                    err = MQ_ERR_NO_MEMORY;
+                    break;
+                }
+                out->batches = nb;
+                cap = nc;
+            }
+            err = decode_batch(d, n, &out->batches[out->n_batches]);
+            if (err == MQ_OK)
+                out->n_batches++;
+        } else if (field == 0 || pb_skip(&r, wt) != 0) {
+            err = MQ_ERR_PROTOCOL;
+        }
+    }
+    if (err != MQ_OK)
+        produce_req_free(out);
+    return err;
+}
+
+/* ---- handling ----------------------------------------------------------- */
+
 typedef struct produce produce_t;
 
 /* One partition written by an acks=all request, waiting for its fsync. */
@@ -32,7 +187,8 @@ typedef struct flush_slot {
 
 struct produce {
     call_t *call;
-    Mq__V1__ProduceRequest *req;
+    produce_req_t req_store;
+    produce_req_t *req;
     Mq__V1__ProducePartitionResult *results;
     Mq__V1__ProducePartitionResult **rptrs;
     char **messages; /* per result: malloc'd error text or NULL */
@@ -52,7 +208,7 @@ static void produce_free(produce_t *st)
         free(st->messages);
     }
     if (st->req)
-        mq__v1__produce_request__free_unpacked(st->req, NULL);
+        produce_req_free(st->req);
     free(st->results);
     free(st->rptrs);
     free(st->slot_of);
@@ -136,7 +292,7 @@ static int slot_for(produce_t *st, const char *topic, int32_t partition)
 /* Validates and appends batch i; fills its result. */
 static void append_one(produce_t *st, size_t i, int64_t now_ms)
 {
-    Mq__V1__PartitionBatch *b = st->req->batches[i];
+    produce_batch_t *b = &st->req->batches[i];
     Mq__V1__ProducePartitionResult *r = &st->results[i];
     topic_t *t = topics_get(b->topic);
     if (!t) {
@@ -151,7 +307,7 @@ static void append_one(produce_t *st, size_t i, int64_t now_ms)
     }
     log_config_t lc;
     topic_get_config(t, &lc, NULL);
-    size_t len = b->records.len;
+    size_t len = b->len;
     if (len > (size_t)lc.max_message_bytes) {
         set_error(st, i, MQ_ERR_MESSAGE_TOO_LARGE,
                   "record batch of %zu bytes exceeds max.message.bytes (%d)", len,
@@ -160,7 +316,7 @@ static void append_one(produce_t *st, size_t i, int64_t now_ms)
         return;
     }
     mq_batch_header_t h;
-    mq_err_t err = mq__batch_validate_header(b->records.data, len, &h);
+    mq_err_t err = len ? mq__batch_validate_header(b->records, len, &h) : MQ_ERR_INVALID_BATCH;
     if (err != MQ_OK) {
         set_error(st, i, err, "record batch rejected: %s", mq_err_str(err));
         topic_release(t);
@@ -168,7 +324,7 @@ static void append_one(produce_t *st, size_t i, int64_t now_ms)
     }
     part_t *p = t->parts[b->partition];
     int64_t base = -1, lat = -1;
-    err = part_append(p, b->records.data, len, now_ms, &base, &lat);
+    err = part_append(p, b->records, len, now_ms, &base, &lat);
     if (err != MQ_OK) {
         set_error(st, i, err, "append failed: %s", mq_err_str(err));
         topic_release(t);
@@ -277,10 +433,10 @@ static int create_missing(produce_t *st)
 {
     int started = 0;
     for (size_t i = 0; i < st->req->n_batches; i++) {
-        const char *name = st->req->batches[i]->topic;
+        const char *name = st->req->batches[i].topic;
         int seen = 0;
         for (size_t j = 0; j < i && !seen; j++)
-            seen = !strcmp(st->req->batches[j]->topic, name);
+            seen = !strcmp(st->req->batches[j].topic, name);
         if (seen || topics_validate_name(name) != MQ_OK)
             continue;
         topic_t *t = topics_get(name);
@@ -295,22 +451,28 @@ static int create_missing(produce_t *st)
     return started;
 }
 
-void produce_handle(call_t *c, const uint8_t *msg, size_t len)
+void produce_handle(call_t *c, uint8_t *msg, size_t len)
 {
-    Mq__V1__ProduceRequest *req = mq__v1__produce_request__unpack(NULL, len, msg);
-    if (!req) {
-        call_fail(c, MQ_GRPC_INVALID_ARGUMENT, "malformed ProduceRequest (protobuf did not parse)");
+    produce_req_t rq;
+    mq_err_t derr = produce_req_decode(msg, len, &rq);
+    if (derr != MQ_OK) {
+        if (derr == MQ_ERR_NO_MEMORY)
+            call_fail(c, MQ_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        else
+            call_fail(c, MQ_GRPC_INVALID_ARGUMENT,
+                      "malformed ProduceRequest (protobuf did not parse)");
         return;
     }
-    if (req->acks != 0 && req->acks != 1 && req->acks != -1) {
-        call_fail(c, MQ_GRPC_INVALID_ARGUMENT, "acks must be 0, 1 or -1 (got %d)", req->acks);
-        mq__v1__produce_request__free_unpacked(req, NULL);
+    if (rq.acks != 0 && rq.acks != 1 && rq.acks != -1) {
+        call_fail(c, MQ_GRPC_INVALID_ARGUMENT, "acks must be 0, 1 or -1 (got %d)", rq.acks);
+        produce_req_free(&rq);
         return;
     }
-    size_t n = req->n_batches;
+    size_t n = rq.n_batches;
     produce_t *st = calloc(1, sizeof(*st));
     if (st) {
-        st->req = req;
+        st->req_store = rq;
+        st->req = &st->req_store;
         st->results = calloc(n ? n : 1, sizeof(*st->results));
         st->rptrs = calloc(n ? n : 1, sizeof(*st->rptrs));
         st->messages = calloc(n ? n : 1, sizeof(*st->messages));
@@ -321,7 +483,7 @@ void produce_handle(call_t *c, const uint8_t *msg, size_t len)
         if (st) {
             produce_free(st);
         } else {
-            mq__v1__produce_request__free_unpacked(req, NULL);
+            produce_req_free(&rq);
         }
         call_fail(c, MQ_GRPC_RESOURCE_EXHAUSTED, "out of memory");
         return;
@@ -329,8 +491,8 @@ void produce_handle(call_t *c, const uint8_t *msg, size_t len)
     for (size_t i = 0; i < n; i++) {
         Mq__V1__ProducePartitionResult *r = &st->results[i];
         mq__v1__produce_partition_result__init(r);
-        r->topic = req->batches[i]->topic;
-        r->partition = req->batches[i]->partition;
+        r->topic = rq.batches[i].topic;
+        r->partition = rq.batches[i].partition;
         r->base_offset = -1;
         r->log_append_time_ms = -1;
         r->log_start_offset = -1;

@@ -507,7 +507,7 @@ static void on_request_headers(conn_t *c, call_t *call)
         loop_timer_start(call->loop, &call->deadline_timer, call->deadline_ms);
 }
 
-typedef void (*handler_fn)(call_t *c, const uint8_t *msg, size_t len);
+typedef void (*handler_fn)(call_t *c, uint8_t *msg, size_t len);
 static const handler_fn handlers[METHOD_COUNT] = {
     [METHOD_METADATA] = metadata_handle,
     [METHOD_PRODUCE] = produce_handle,
@@ -524,12 +524,21 @@ static mq_err_t on_message(void *ud, const uint8_t *msg, size_t len)
         call_fail(call, MQ_GRPC_UNIMPLEMENTED, "unary method got more than one request message");
         return MQ_ERR_PROTOCOL;
     }
-    call->msg = malloc(len ? len : 1);
-    if (!call->msg) {
-        call_fail(call, MQ_GRPC_RESOURCE_EXHAUSTED, "out of memory");
-        return MQ_ERR_NO_MEMORY;
+    mq_grpc_decoder_t *d = call->decoder;
+    if (msg == d->buf) {
+        /* The message was assembled in the decoder's buffer: take it over
+         * instead of copying (the decoder allocates anew if needed). */
+        call->msg = d->buf;
+        d->buf = NULL;
+        d->buf_cap = 0;
+    } else {
+        call->msg = malloc(len ? len : 1);
+        if (!call->msg) {
+            call_fail(call, MQ_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+            return MQ_ERR_NO_MEMORY;
+        }
+        memcpy(call->msg, msg, len);
     }
-    memcpy(call->msg, msg, len);
     call->msg_len = len;
     call->have_msg = 1;
     return MQ_OK;
@@ -538,10 +547,7 @@ static mq_err_t on_message(void *ud, const uint8_t *msg, size_t len)
 static void dispatch(call_t *call)
 {
     call->dispatched = 1;
-    uint8_t *msg = call->msg;
-    call->msg = NULL;
-    handlers[call->method](call, msg, call->msg_len);
-    free(msg);
+    handlers[call->method](call, call->msg, call->msg_len);
 }
 
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
