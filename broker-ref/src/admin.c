@@ -30,6 +30,11 @@
 #include "metrics.h"
 
 #define IDLE_TIMEOUT_MS 60000
+/* The admin port serves operators and scrapers, not traffic: past this many
+ * connections new ones are refused, which bounds what a flood can hold. */
+#define MAX_ADMIN_CONNS 256
+/* HTTP/2 streams in flight per connection (each may buffer a full body). */
+#define MAX_H2_STREAMS 32
 #define READ_CHUNK 16384
 /* HTTP/1.1: stop reading while this much input waits behind a request. */
 #define MAX_PENDING_INPUT (ADMIN_MAX_BODY + 65536)
@@ -79,6 +84,7 @@ struct admin_conn {
 /* Every connection, for admin_close_all. Admin traffic is light: a mutex. */
 static pthread_mutex_t g_conns_mu = PTHREAD_MUTEX_INITIALIZER;
 static admin_conn_t *g_conns;
+static int g_nconns;
 
 static pthread_mutex_t g_addr_mu = PTHREAD_MUTEX_INITIALIZER;
 static char g_client_addr[256];
@@ -537,7 +543,7 @@ static int h2_start(admin_conn_t *c)
     if (rv != 0)
         return -1;
     nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_H2_STREAMS},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
     };
     if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2) != 0)
@@ -720,6 +726,7 @@ static void conn_close(admin_conn_t *c)
             g_conns = c->next;
         if (c->next)
             c->next->prev = c->prev;
+        g_nconns--;
         pthread_mutex_unlock(&g_conns_mu);
         if (c->h2) {
             nghttp2_session_del(c->h2); /* no stream-close callbacks from here */
@@ -811,6 +818,14 @@ static void conn_on_idle(loop_t *loop, loop_timer_t *t)
 
 void admin_conn_accept(loop_t *loop, int fd)
 {
+    pthread_mutex_lock(&g_conns_mu);
+    int full = g_nconns >= MAX_ADMIN_CONNS;
+    pthread_mutex_unlock(&g_conns_mu);
+    if (full) {
+        log_warn("\"admin connection refused: too many connections\" max=%d", MAX_ADMIN_CONNS);
+        close(fd);
+        return;
+    }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
         close(fd);
@@ -839,6 +854,7 @@ void admin_conn_accept(loop_t *loop, int fd)
     if (g_conns)
         g_conns->prev = c;
     g_conns = c;
+    g_nconns++;
     pthread_mutex_unlock(&g_conns_mu);
 }
 
