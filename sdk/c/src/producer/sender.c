@@ -136,7 +136,12 @@ static void batch_failed(mq_producer_t *p, mq_pbatch_t *b, mq_err_t err, const c
         return;
     }
     p->stats.errors++;
-    if (retriable && expired) {
+    if (stopping) {
+        /* close(): what was not delivered in time fails as MQ_ERR_CLOSED; the
+         * persisted status still says whether it may be stored. */
+        err = MQ_ERR_CLOSED;
+        text = "producer closed before the message was delivered";
+    } else if (retriable && expired) {
         err = MQ_ERR_MSG_TIMED_OUT;
         text = "message timed out (message.timeout.ms) while retrying";
     }
@@ -590,12 +595,16 @@ static void pump(mq_producer_t *p, int64_t now, int64_t *next)
     }
 }
 
+/* Read first, then clear: a wake that found the flag still set made its
+ * change before this point, and the loop looks at every change after it.
+ * (Clearing first could leave the flag set with the eventfd empty, and
+ * every later wake would be lost.) */
 static void drain_wakefd(mq_producer_t *p)
 {
-    __atomic_store_n(&p->wake_pending, 0, __ATOMIC_RELEASE);
     uint64_t v;
     ssize_t r = read(p->wakefd, &v, sizeof(v));
     (void)r;
+    __atomic_store_n(&p->wake_pending, 0, __ATOMIC_RELEASE);
 }
 
 static void shutdown_all(mq_producer_t *p)
