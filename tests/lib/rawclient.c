@@ -21,6 +21,9 @@
 #define CONN_WINDOW (1 << 30)
 #define MAX_FRAME (1 << 20)
 #define RECV_BUF (256 * 1024)
+/* Output is gathered here and written in large sends; nghttp2 is told to
+ * wait (WOULDBLOCK) while more than OUT_HIGH bytes are unsent. */
+#define OUT_HIGH (128 * 1024)
 
 typedef struct rc_stream {
     int32_t id;
@@ -28,6 +31,7 @@ typedef struct rc_stream {
     uint8_t *req_owned;
     size_t req_len;
     size_t req_off;
+    size_t frame_off; /* start of the DATA frame nghttp2 is about to send */
     int done;
     uint64_t done_seq; /* completion order */
     rc_result_t res;
@@ -44,7 +48,13 @@ struct rawclient {
     int goaway_error;
     uint64_t done_seq;
     char error[256];
+    uint8_t *out; /* unsent bytes are out[out_off, out_len) */
+    size_t out_off;
+    size_t out_len;
+    size_t out_cap;
 };
+
+static int flush_out(rawclient_t *rc);
 
 static long long mono_ms(void)
 {
@@ -89,35 +99,82 @@ static void finish_stream(rawclient_t *rc, rc_stream_t *s)
 
 /* ---- nghttp2 callbacks --------------------------------------------------- */
 
+static int out_append(rawclient_t *rc, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    if (rc->out_off == rc->out_len)
+        rc->out_off = rc->out_len = 0;
+    size_t need = rc->out_len + alen + blen;
+    if (need > rc->out_cap) {
+        if (rc->out_off > 0) {
+            memmove(rc->out, rc->out + rc->out_off, rc->out_len - rc->out_off);
+            rc->out_len -= rc->out_off;
+            rc->out_off = 0;
+            need = rc->out_len + alen + blen;
+        }
+        size_t cap = rc->out_cap ? rc->out_cap : 64 * 1024;
+        while (cap < need)
+            cap *= 2;
+        if (cap != rc->out_cap) {
+            uint8_t *nb = realloc(rc->out, cap);
+            if (!nb)
+                return -1;
+            rc->out = nb;
+            rc->out_cap = cap;
+        }
+    }
+    memcpy(rc->out + rc->out_len, a, alen);
+    if (blen)
+        memcpy(rc->out + rc->out_len + alen, b, blen);
+    rc->out_len += alen + blen;
+    return 0;
+}
+
 static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t length, int flags,
                        void *user)
 {
     (void)session;
     (void)flags;
     rawclient_t *rc = user;
-    ssize_t n = send(rc->fd, data, length, MSG_NOSIGNAL);
-    if (n >= 0)
-        return n;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    if (rc->out_len - rc->out_off >= OUT_HIGH)
         return NGHTTP2_ERR_WOULDBLOCK;
-    set_broken(rc, "send: %s", strerror(errno));
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (out_append(rc, data, length, NULL, 0) != 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return (ssize_t)length;
 }
 
+/* Request bodies are not copied into nghttp2: read_body_cb only says how
+ * much goes in the next DATA frame, and send_data_cb copies header and
+ * payload straight into the output buffer. */
 static ssize_t read_body_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
                             size_t length, uint32_t *flags, nghttp2_data_source *source, void *user)
 {
     (void)session;
     (void)stream_id;
+    (void)buf;
     (void)user;
     rc_stream_t *s = source->ptr;
     size_t left = s->req_len - s->req_off;
     size_t n = left < length ? left : length;
-    memcpy(buf, s->req + s->req_off, n);
+    s->frame_off = s->req_off;
     s->req_off += n;
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (s->req_off == s->req_len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
+}
+
+static int send_data_cb(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd,
+                        size_t length, nghttp2_data_source *source, void *user)
+{
+    (void)session;
+    (void)frame;
+    rawclient_t *rc = user;
+    rc_stream_t *s = source->ptr;
+    if (rc->out_len - rc->out_off >= OUT_HIGH)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    if (out_append(rc, framehd, 9, s->req + s->frame_off, length) != 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return 0;
 }
 
 static int hexval(int c)
@@ -228,6 +285,7 @@ static int setup_session(rawclient_t *rc)
     if (nghttp2_session_callbacks_new(&cbs) != 0)
         return -1;
     nghttp2_session_callbacks_set_send_callback(cbs, send_cb);
+    nghttp2_session_callbacks_set_send_data_callback(cbs, send_data_cb);
     nghttp2_session_callbacks_set_on_header_callback(cbs, header_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, stream_close_cb);
@@ -302,7 +360,7 @@ rawclient_t *rc_connect(const char *host, int port, char *err, size_t errlen)
         rc_close(rc);
         return NULL;
     }
-    nghttp2_session_send(rc->session);
+    flush_out(rc);
     return rc;
 }
 
@@ -334,6 +392,7 @@ void rc_close(rawclient_t *rc)
         nghttp2_session_del(rc->session);
     if (rc->fd >= 0)
         close(rc->fd);
+    free(rc->out);
     while (rc->streams) {
         rc_stream_t *s = rc->streams;
         rc->streams = s->next;
@@ -386,17 +445,45 @@ static void fail_all(rawclient_t *rc)
     }
 }
 
+/* Writes what the socket takes now. 0, or -1 once the connection broke. */
+static int write_out(rawclient_t *rc)
+{
+    while (rc->out_off < rc->out_len) {
+        ssize_t n = send(rc->fd, rc->out + rc->out_off, rc->out_len - rc->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            rc->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        set_broken(rc, "send: %s", n < 0 ? strerror(errno) : "closed");
+        return -1;
+    }
+    return 0;
+}
+
 static int flush_out(rawclient_t *rc)
 {
     if (rc->broken)
         return -1;
-    int rv = nghttp2_session_send(rc->session);
-    if (rv != 0) {
-        set_broken(rc, "nghttp2_session_send: %s", nghttp2_strerror(rv));
-        fail_all(rc);
-        return -1;
+    for (;;) {
+        int rv = nghttp2_session_send(rc->session);
+        if (rv != 0) {
+            set_broken(rc, "nghttp2_session_send: %s", nghttp2_strerror(rv));
+            fail_all(rc);
+            return -1;
+        }
+        size_t before = rc->out_len - rc->out_off;
+        if (write_out(rc) != 0) {
+            fail_all(rc);
+            return -1;
+        }
+        /* Stop when the socket is full or nghttp2 has nothing more. */
+        if (rc->out_off < rc->out_len || before == 0 || !nghttp2_session_want_write(rc->session))
+            return 0;
     }
-    return 0;
 }
 
 static int read_in(rawclient_t *rc)
@@ -431,13 +518,14 @@ static int pump_once(rawclient_t *rc, int timeout_ms)
 {
     if (flush_out(rc) != 0)
         return -1;
-    if (!nghttp2_session_want_read(rc->session) && !nghttp2_session_want_write(rc->session)) {
+    if (!nghttp2_session_want_read(rc->session) && !nghttp2_session_want_write(rc->session) &&
+        rc->out_off == rc->out_len) {
         set_broken(rc, "session finished (GOAWAY %d)", rc->goaway_error);
         fail_all(rc);
         return -1;
     }
     struct pollfd pfd = {rc->fd, POLLIN, 0};
-    if (nghttp2_session_want_write(rc->session))
+    if (rc->out_off < rc->out_len)
         pfd.events |= POLLOUT;
     int n = poll(&pfd, 1, timeout_ms);
     if (n < 0 && errno != EINTR) {
