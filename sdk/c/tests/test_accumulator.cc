@@ -225,6 +225,32 @@ TEST_F(Acc, RetryGoesFirstAndKeepsOrder)
     EXPECT_EQ(mq__acc_wait_empty(&acc, 0), MQ_OK);
 }
 
+TEST_F(Acc, IdempotentRetriesGoBackInSequenceOrder)
+{
+    conf = mq_conf_new();
+    ASSERT_EQ(mq_conf_set(conf, "batch.num.messages", "1", NULL, 0), MQ_OK);
+    ASSERT_EQ(mq__acc_init(&acc, conf, 5, wake, &wakes), MQ_OK);
+    ASSERT_EQ(add("t", 0, "", "a"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 1), MQ_OK);
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(add("t", 0, "", "b"), MQ_OK);
+    int64_t now = mq__mono_ms();
+    auto got = collect(now);
+    ASSERT_EQ(got.size(), 5u) << "five in flight on one partition";
+    for (int i = 0; i < 5; i++)
+        got[i]->base_sequence = i; // as the sender numbers them
+    // Failures come back out of order: 3, 1, 4, 2 (0 succeeded).
+    for (int i : {3, 1, 4, 2})
+        mq__acc_requeue(&acc, got[i], now);
+    std::vector<mq_pbatch_t *> first = {got[0]};
+    finish(first);
+    auto again = collect(now);
+    ASSERT_EQ(again.size(), 4u);
+    for (int i = 0; i < 4; i++)
+        EXPECT_EQ(again[i]->base_sequence, i + 1);
+    finish(again);
+}
+
 TEST_F(Acc, ExpiredBatchesAreReturned)
 {
     start({{"message.timeout.ms", "100"}, {"batch.num.messages", "1"}});

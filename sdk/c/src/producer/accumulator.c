@@ -441,9 +441,16 @@ void mq__acc_requeue(mq_acc_t *acc, mq_pbatch_t *b, int64_t retry_at_ms)
     mq_tpart_t *tp = &b->topic->parts[b->partition];
     tp->in_flight--;
     b->retry_at_ms = retry_at_ms;
-    b->next = tp->ready_head;
-    tp->ready_head = b;
-    if (!tp->ready_tail)
+    /* Back in sequence order: with several batches of a partition in flight
+     * (idempotence), failures can come back in any order. Batches without
+     * a sequence keep produce order by going first. */
+    mq_pbatch_t **pos = &tp->ready_head;
+    while (*pos && b->base_sequence >= 0 && (*pos)->base_sequence >= 0 &&
+           (*pos)->base_sequence < b->base_sequence)
+        pos = &(*pos)->next;
+    b->next = *pos;
+    *pos = b;
+    if (!b->next)
         tp->ready_tail = b;
     pthread_mutex_unlock(&acc->lock);
 }
