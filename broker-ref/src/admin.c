@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <inttypes.h>
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -617,7 +618,18 @@ void admin_reply(admin_req_t *req, int status, const char *content_type, char *b
                  const char *allow)
 {
     admin_conn_t *c = req->conn;
-    metrics_admin_request(status, (loop_now_ms() - req->start_ms) * 1000);
+    int64_t took_ms = loop_now_ms() - req->start_ms;
+    metrics_admin_request(status, took_ms * 1000);
+    if (g_log_level >= LOG_DEBUG) {
+        /* The path is the client's: keep the log line one line. */
+        char path[201];
+        size_t n = 0;
+        for (const char *p = req->path ? req->path : ""; *p && n < sizeof(path) - 1; p++)
+            path[n++] = (*p > ' ' && *p < 127 && *p != '"') ? *p : '?';
+        path[n] = 0;
+        log_debug("\"admin request\" method=%s path=\"%s\" status=%d ms=%" PRId64, req->method,
+                  path, status, took_ms);
+    }
     if (!c || c->closed || req->stream_closed) {
         free(body);
         req_free(req);
