@@ -301,36 +301,54 @@ static int next_timeout(loop_t *loop)
     return d > 60000 ? 60000 : (int)d;
 }
 
+/* Waits at most timeout_ms (or until the next timer) and dispatches. 0, or
+ * -1 if epoll failed. */
+static int iterate(loop_t *loop, int timeout_ms)
+{
+    int t = next_timeout(loop);
+    if (timeout_ms >= 0 && (t < 0 || t > timeout_ms))
+        t = timeout_ms;
+    int n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, t);
+    if (n < 0) {
+        if (errno == EINTR)
+            return 0;
+        log_error("\"epoll_wait failed\" errno=%d", errno);
+        return -1;
+    }
+    loop->nevents = n;
+    int woke = 0;
+    for (loop->cur_event = 0; loop->cur_event < n; loop->cur_event++) {
+        struct epoll_event *ev = &loop->events[loop->cur_event];
+        if (ev->data.ptr == NULL) {
+            woke = 1;
+            continue;
+        }
+        if (ev->events == 0)
+            continue; /* its io was removed during this batch */
+        loop_io_t *io = ev->data.ptr;
+        io->cb(loop, io, ev->events);
+    }
+    loop->nevents = 0;
+    loop->cur_event = 0;
+    if (woke)
+        drain_wakefd(loop);
+    /* Posts are checked every pass: one may be queued while wake_pending
+     * suppressed its eventfd write. */
+    run_posts(loop);
+    run_timers(loop);
+    return 0;
+}
+
 void loop_run(loop_t *loop)
 {
     while (!__atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE)) {
-        int n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, next_timeout(loop));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            log_error("\"epoll_wait failed\" errno=%d", errno);
+        if (iterate(loop, -1) != 0)
             break;
-        }
-        loop->nevents = n;
-        int woke = 0;
-        for (loop->cur_event = 0; loop->cur_event < n; loop->cur_event++) {
-            struct epoll_event *ev = &loop->events[loop->cur_event];
-            if (ev->data.ptr == NULL) {
-                woke = 1;
-                continue;
-            }
-            if (ev->events == 0)
-                continue; /* its io was removed during this batch */
-            loop_io_t *io = ev->data.ptr;
-            io->cb(loop, io, ev->events);
-        }
-        loop->nevents = 0;
-        loop->cur_event = 0;
-        if (woke) {
-            drain_wakefd(loop);
-            run_posts(loop);
-        }
-        run_timers(loop);
     }
     __atomic_store_n(&loop->stop, 0, __ATOMIC_RELEASE);
+}
+
+void loop_run_once(loop_t *loop, int timeout_ms)
+{
+    iterate(loop, timeout_ms);
 }

@@ -46,6 +46,10 @@ int loop_post(loop_t *loop, loop_post_cb cb, void *arg);
 
 /* Runs until loop_stop(). */
 void loop_run(loop_t *loop);
+/* One iteration: waits up to timeout_ms (-1 = until something happens, 0 =
+ * poll) for events, then dispatches them, posted callbacks and due timers.
+ * For tests and fuzzing, which drive a loop on their own thread. */
+void loop_run_once(loop_t *loop, int timeout_ms);
 /* Thread-safe. */
 void loop_stop(loop_t *loop);
 

@@ -931,6 +931,33 @@ mq_err_t server_start(const broker_config_t *cfg)
     return MQ_OK;
 }
 
+mq_err_t server_attach_loop(const broker_config_t *cfg, loop_t *loop)
+{
+    g_srv.cfg = cfg;
+    if (!g_callbacks && make_callbacks() != 0)
+        return MQ_ERR_NO_MEMORY;
+    ioloop_t *il = &g_srv.loops[0];
+    memset(il, 0, sizeof(*il));
+    il->loop = loop;
+    il->rbuf = malloc(READ_CHUNK);
+    il->listen_io.fd = il->admin_io.fd = -1;
+    if (!il->rbuf)
+        return MQ_ERR_NO_MEMORY;
+    g_srv.nloops = 1;
+    fetch_init(1);
+    return MQ_OK;
+}
+
+void server_adopt_fd(int fd)
+{
+    accept_client(&g_srv.loops[0], fd, "test");
+}
+
+int server_connection_count(void)
+{
+    return __atomic_load_n(&g_srv.conn_count, __ATOMIC_ACQUIRE);
+}
+
 const char *server_client_addr(void)
 {
     return g_srv.client_addr;

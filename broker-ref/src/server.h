@@ -31,6 +31,15 @@ void server_close_all(void);
  * still queued to them). */
 void server_free(void);
 
+/* For tests and fuzzing, instead of server_start: serves on loop, which the
+ * caller drives (loop_run_once) on its own thread, as loop 0 with no
+ * listeners and no threads. server_adopt_fd makes fd (a connected socket)
+ * a client connection of it. server_free frees the loop too. */
+mq_err_t server_attach_loop(const broker_config_t *cfg, loop_t *loop);
+void server_adopt_fd(int fd);
+/* Client connections open now (all loops). */
+int server_connection_count(void);
+
 int server_loop_count(void);
 loop_t *server_loop(int i);
 
