@@ -74,6 +74,7 @@ struct ioloop {
     loop_io_t admin_io;
     conn_t *conns;
     uint8_t *rbuf;
+    int draining;
 };
 
 static struct {
@@ -87,6 +88,7 @@ static struct {
     int conn_count; /* atomic, all loops */
     int call_count; /* atomic: calls in flight, all loops */
     int64_t last_refusal_log_ms;
+    unsigned next_loop; /* atomic: round robin for new connections */
 } g_srv = {.listen_fd = -1, .admin_fd = -1};
 
 static const char *method_paths[METHOD_COUNT] = {
@@ -783,6 +785,22 @@ static void accept_client(ioloop_t *il, int fd, const char *peer)
         conn_close(c, "write failed");
 }
 
+typedef struct handoff {
+    int fd;
+    char peer[64];
+} handoff_t;
+
+static void adopt_handoff(loop_t *loop, void *arg)
+{
+    handoff_t *h = arg;
+    ioloop_t *il = &g_srv.loops[loop_index(loop)];
+    if (il->draining)
+        close(h->fd);
+    else
+        accept_client(il, h->fd, h->peer);
+    free(h);
+}
+
 static void on_listen(loop_t *loop, loop_io_t *io, uint32_t events)
 {
     (void)loop;
@@ -809,7 +827,23 @@ static void on_listen(loop_t *loop, loop_io_t *io, uint32_t events)
             refuse_connection(fd, peer);
             continue;
         }
-        accept_client(il, fd, peer);
+        /* EPOLLEXCLUSIVE wakes one loop, but mostly the same one: spread
+         * connections round robin by handing the socket over. */
+        unsigned target =
+            __atomic_fetch_add(&g_srv.next_loop, 1, __ATOMIC_RELAXED) % (unsigned)g_srv.nloops;
+        if ((int)target == il->index) {
+            accept_client(il, fd, peer);
+            continue;
+        }
+        handoff_t *h = malloc(sizeof(*h));
+        if (h) {
+            h->fd = fd;
+            snprintf(h->peer, sizeof(h->peer), "%s", peer);
+        }
+        if (!h || loop_post(g_srv.loops[target].loop, adopt_handoff, h) != 0) {
+            free(h);
+            accept_client(il, fd, peer);
+        }
     }
 }
 
@@ -983,6 +1017,7 @@ static void begin_drain(loop_t *loop, void *arg)
 {
     (void)arg;
     ioloop_t *il = &g_srv.loops[loop_index(loop)];
+    il->draining = 1;
     if (il->listen_io.fd >= 0)
         loop_io_del(loop, &il->listen_io);
     if (il->index == 0 && il->admin_io.fd >= 0)
