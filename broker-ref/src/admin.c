@@ -825,7 +825,14 @@ static void conn_on_idle(loop_t *loop, loop_timer_t *t)
         conn_close(c);
         return;
     }
+    /* loop_timer_start runs the callback at once when it cannot allocate;
+     * do not recurse then (the connection just goes without an idle check). */
+    static __thread int rearming;
+    if (rearming)
+        return;
+    rearming = 1;
     loop_timer_start(loop, &c->idle, now + IDLE_TIMEOUT_MS);
+    rearming = 0;
 }
 
 void admin_conn_accept(loop_t *loop, int fd)
