@@ -188,6 +188,11 @@ TEST_F(PartTest, RollBySize)
     append(p, make_batch(1, 10, 2000));
     EXPECT_EQ(file_size(tmp.part_dir() + "/00000000000000000100.log"), (off_t)big.bytes.size());
     EXPECT_EQ(stats(p).segment_count, 6);
+    // One flush covers the rolled segments as well as the active one.
+    EXPECT_TRUE(part_needs_flush(p));
+    EXPECT_EQ(part_flush(p), MQ_OK);
+    EXPECT_FALSE(part_needs_flush(p));
+    EXPECT_EQ(stats(p).flushed_offset, stats(p).log_end_offset);
 }
 
 TEST_F(PartTest, RollByTime)

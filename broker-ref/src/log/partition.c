@@ -36,6 +36,8 @@ struct part {
     int64_t end_offset;
     int64_t flushed_offset;
     uint64_t total_bytes;
+    pthread_cond_t synced;   /* a background roll sync finished */
+    int syncing;             /* roll syncs running */
     uint64_t dir_gen;        /* bumped when files are created */
     uint64_t dir_synced_gen; /* dir_gen as of the last directory fsync */
     /* Where the last read stopped, so a sequential reader does not rescan
@@ -105,6 +107,7 @@ mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out)
         return err;
     }
     pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->synced, NULL);
     p->cap = p->nseg;
     for (size_t i = 0; i < p->nseg; i++)
         p->total_bytes += p->segs[i]->size;
@@ -124,15 +127,26 @@ static void free_part(part_t *p)
         seg_unref(p->segs[i]);
     free(p->segs);
     close(p->dirfd);
+    pthread_cond_destroy(&p->synced);
     pthread_mutex_destroy(&p->lock);
     free(p->dir);
     free(p);
+}
+
+/* Waits for background roll syncs, which use p. */
+static void wait_syncs(part_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->syncing > 0)
+        pthread_cond_wait(&p->synced, &p->lock);
+    pthread_mutex_unlock(&p->lock);
 }
 
 void part_close(part_t *p)
 {
     if (!p)
         return;
+    wait_syncs(p);
     int ok = part_flush(p) == MQ_OK;
     pthread_mutex_lock(&p->lock);
     segment_t *s = active(p);
@@ -147,6 +161,7 @@ mq_err_t part_destroy(part_t *p)
 {
     if (!p)
         return MQ_ERR_INVALID_ARG;
+    wait_syncs(p);
     for (size_t i = 0; i < p->nseg; i++)
         seg_unlink(p->segs[i]);
     /* Anything else (a marker, stray files) goes too. */
@@ -196,7 +211,7 @@ static mq_err_t sync_dir(part_t *p)
 }
 
 /* Starts a new active segment at the log end. The old one keeps
- * needs_sync until sync_rolled (or a flush) has fsync'd it; *old gets a
+ * needs_sync until start_sync (or a flush) has fsync'd it; *old gets a
  * reference to it for that. Called with the lock held. */
 static mq_err_t roll_locked(part_t *p, segment_t **old)
 {
@@ -232,12 +247,52 @@ static void sync_rolled(part_t *p, segment_t *old)
     mq_err_t err = seg_sync(old, 1);
     if (sync_dir(p) != MQ_OK)
         err = MQ_ERR_STORAGE;
-    if (err == MQ_OK) {
-        pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->lock);
+    if (err == MQ_OK)
         old->needs_sync = 0;
-        pthread_mutex_unlock(&p->lock);
-    }
+    p->syncing--;
+    pthread_cond_broadcast(&p->synced);
+    pthread_mutex_unlock(&p->lock);
     seg_unref(old);
+}
+
+typedef struct roll_sync {
+    part_t *p;
+    segment_t *old;
+} roll_sync_t;
+
+static void *sync_main(void *arg)
+{
+    roll_sync_t r = *(roll_sync_t *)arg;
+    free(arg);
+    pthread_setname_np(pthread_self(), "mq-roll-sync");
+    sync_rolled(r.p, r.old);
+    return NULL;
+}
+
+/* fsyncs a rolled segment on a thread of its own: with a 1 GiB segment
+ * that takes about a second, which must not stall the appending I/O loop.
+ * Until it is done the segment keeps needs_sync, so part_flush syncs it
+ * too. Runs it here if no thread can be started. */
+static void start_sync(part_t *p, segment_t *old)
+{
+    pthread_mutex_lock(&p->lock);
+    p->syncing++;
+    pthread_mutex_unlock(&p->lock);
+    roll_sync_t *r = malloc(sizeof(*r));
+    pthread_attr_t attr;
+    pthread_t tid;
+    int started = 0;
+    if (r && pthread_attr_init(&attr) == 0) {
+        *r = (roll_sync_t){p, old};
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&tid, &attr, sync_main, r) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        free(r);
+        sync_rolled(p, old);
+    }
 }
 
 static int due_by_time(const part_t *p, const segment_t *s, int64_t now_ms)
@@ -301,7 +356,7 @@ mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms, int6
     pthread_mutex_unlock(&p->lock);
 
     if (old)
-        sync_rolled(p, old);
+        start_sync(p, old);
     if (err != MQ_OK)
         return err;
     if (base_offset)
@@ -510,7 +565,7 @@ int part_housekeep(part_t *p, int64_t now_ms)
     pthread_mutex_unlock(&p->lock);
 
     if (old)
-        sync_rolled(p, old);
+        start_sync(p, old);
     for (size_t i = 0; i < k; i++) {
         log_info("\"retention deleted segment\" segment=%s.log size=%" PRIu64 " max_ts=%" PRId64,
                  gone[i]->path, gone[i]->size, gone[i]->max_ts);

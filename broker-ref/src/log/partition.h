@@ -63,8 +63,8 @@ void part_set_config(part_t *p, const log_config_t *cfg);
 
 /* Appends one validated batch: rewrites its base offset (and its timestamp
  * when the topic keeps log-append time), writes it to the active segment
- * (rolling first if needed; a roll fsyncs the old segment, its indexes and
- * the directory before returning), adds index entries. *base_offset gets the
+ * (rolling first if needed: a background thread then fsyncs the old
+ * segment, its indexes and the directory), adds index entries. *base_offset gets the
  * offset of its first record; *log_append_time now_ms or -1 (either pointer
  * may be NULL). No fsync. Returns MQ_OK, MQ_ERR_INVALID_ARG,
  * MQ_ERR_INVALID_BATCH (len is not exactly one batch), MQ_ERR_MESSAGE_TOO_LARGE,
