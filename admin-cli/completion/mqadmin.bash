@@ -9,19 +9,26 @@
 # and topic names read from the broker (--url or MQ_ADMIN_URL, 2 s timeout).
 _mqadmin()
 {
-    local cur=${COMP_WORDS[COMP_CWORD]}
+    # Split at spaces only: bash's own words break "--output=json" and URLs
+    # at '=' and ':'.
+    local line=${COMP_LINE:0:COMP_POINT}
+    local -a words out
+    read -ra words <<<"$line"
+    [[ -z $line || $line == *[[:space:]] ]] && words+=("")
+    local cur=${words[${#words[@]} - 1]}
     local IFS=$'\n'
-    local -a out
-    out=($("${COMP_WORDS[0]}" __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
+    out=($("${words[0]}" __complete "${words[@]:1}" 2>/dev/null))
     if [[ ${out[0]} == ":files" ]]; then
-        [[ $cur == "=" ]] && cur=""
+        [[ $cur == --*=* ]] && cur=${cur#*=}
         COMPREPLY=($(compgen -f -- "$cur"))
         compopt -o filenames 2>/dev/null
         return 0
     fi
-    COMPREPLY=("${out[@]}")
+    # bash replaces only the part of the word after its last '=' or ':'
+    local typed=${cur%"${cur##*[=:]}"}
+    COMPREPLY=("${out[@]#"$typed"}")
     # "retention.ms=" wants its value right after the '='
-    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
+    if [[ ${#COMPREPLY[@]} -eq 1 && ${out[0]} == *= ]]; then
         compopt -o nospace 2>/dev/null
     fi
     return 0

@@ -1,7 +1,8 @@
 /* Shell completion from the command tree (completion/mqadmin.bash calls
  * `mqadmin __complete WORD... CURRENT`): commands, options, option values and
- * topic names (asked from the broker with a short timeout). Bash splits
- * `--output=json` at '=' into "--output" "=" "json"; those are joined back. */
+ * topic names (asked from the broker with a short timeout). The words are
+ * split at spaces only, so "--output=js" and URLs arrive whole; candidates are
+ * whole words too (the script trims what bash sees as already typed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,43 +80,45 @@ static const opt_spec_t *pending_option(const parse_result_t *pr, const char *la
     return o && o->kind != OPT_FLAG ? o : NULL;
 }
 
+/* CURRENT is "--opt=val": complete val, printing whole words. */
+static void offer_inline_value(const parse_result_t *pr, const char *cur)
+{
+    const char *eq = strchr(cur, '=');
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)(eq - cur - 2), cur + 2);
+    const opt_spec_t *o = args_find_option(pr->path[pr->depth - 1], name, 0);
+    if (!o || o->kind == OPT_FLAG)
+        return;
+    if (o->complete == COMPLETE_FILE) {
+        puts(":files");
+        return;
+    }
+    if (o->complete != COMPLETE_WORDS)
+        return;
+    char buf[512], word[640];
+    snprintf(buf, sizeof buf, "%s", o->words);
+    for (char *save = NULL, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        snprintf(word, sizeof word, "--%s=%s", o->name, w);
+        offer(word, cur);
+    }
+}
+
 int complete_main(int argc, char **argv)
 {
     if (argc < 1)
         return CLI_USAGE;
     const char *cur = argv[argc - 1];
-    int value_after_eq = !strcmp(cur, "=") || (argc >= 2 && !strcmp(argv[argc - 2], "="));
-    if (!strcmp(cur, "="))
-        cur = "";
-
-    /* the words before the current one, with "X = Y" joined to "X=Y" */
-    char **done = calloc((size_t)argc + 1, sizeof *done);
-    int n = 0;
-    if (!done)
-        return CLI_SERVER;
-    for (int i = 0; i < argc - 1; i++) {
-        if (!strcmp(argv[i], "=") && n > 0 && i + 1 < argc - 1) {
-            char *j = malloc(strlen(done[n - 1]) + strlen(argv[i + 1]) + 2);
-            if (j)
-                sprintf(j, "%s=%s", done[n - 1], argv[i + 1]);
-            free(done[n - 1]);
-            done[n - 1] = j ? j : strdup("");
-            i++;
-        } else if (strcmp(argv[i], "=")) {
-            done[n++] = strdup(argv[i]);
-        }
-    }
-    /* "--output =" being completed: the option is the last done word */
     static parse_result_t pr;
-    args_parse(&root_command, n, done, &pr);
-    const char *last = n ? done[n - 1] : NULL;
+    args_parse(&root_command, argc - 1, argv, &pr);
+    const char *last = argc >= 2 ? argv[argc - 2] : NULL;
     const opt_spec_t *o = pending_option(&pr, last);
     const command_t *cmd = pr.path[pr.depth - 1];
 
-    if (o || value_after_eq) {
-        if (o)
-            offer_value(o, &pr, cur);
-    } else if (cur[0] == '-') {
+    if (o)
+        offer_value(o, &pr, cur);
+    else if (!strncmp(cur, "--", 2) && strchr(cur, '='))
+        offer_inline_value(&pr, cur);
+    else if (cur[0] == '-') {
         offer_options(cmd->options, cur);
         offer_options(global_options, cur);
     } else if (cmd->subcommands && pr.args.npos == 0) {
@@ -125,8 +128,5 @@ int complete_main(int argc, char **argv)
     } else if (cmd->pos_complete == COMPLETE_TOPIC && pr.args.npos < cmd->max_pos) {
         offer_topics(&pr, cur);
     }
-    for (int i = 0; i < n; i++)
-        free(done[i]);
-    free(done);
     return CLI_OK;
 }

@@ -181,6 +181,11 @@ int cli_apply_globals(cli_t *cli, const args_t *a)
         (rc = apply_file(cli, a, "key", &cli->key)) || (rc = apply_output(cli, a)) ||
         (rc = apply_timeout(cli, a)))
         return rc;
+    if ((cli->ca || cli->cert || cli->key) && strncasecmp(cli->url, "https://", 8))
+        cli_fail(cli, CLI_OK,
+                 "warning: --ca, --cert and --key only apply to https:// URLs; %s is "
+                 "plain HTTP",
+                 cli->url);
     cli->color = cli->format == OUT_TABLE && isatty(STDOUT_FILENO) && colors_allowed(a);
     return CLI_OK;
 }

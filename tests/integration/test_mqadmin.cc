@@ -1,0 +1,790 @@
+// mqadmin, the admin CLI, run as a subprocess (MQ_BIN_DIR/mqadmin) against a
+// real mqbroker: every command's normal path, the exit codes (1 usage, 2
+// server error, 3 not found, 4 cannot connect), JSON output equal to the
+// API's data, CSV with a header row, aligned tables, --help at every level,
+// confirmation of topic delete (refused from a non-terminal, asked on a pty),
+// and the bash completion script.
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "broker_fixture.h"
+
+extern char **environ;
+
+namespace
+{
+
+const char *kMqadmin = MQ_BIN_DIR "/mqadmin";
+
+struct Result {
+    int code = -1; // exit code; 128+N for signal N; -1 timed out
+    std::string out, err;
+};
+
+std::string Describe(const std::vector<std::string> &args, const Result &r)
+{
+    std::string s = "mqadmin";
+    for (auto &a : args)
+        s += " " + a;
+    return s + "\n exit " + std::to_string(r.code) + "\n stdout: " + r.out + "\n stderr: " + r.err;
+}
+
+// The environment for mqadmin: ours without the variables it reads, plus
+// `extra` ("K=V").
+std::vector<std::string> ChildEnv(const std::vector<std::string> &extra)
+{
+    static const char *drop[] = {"MQ_ADMIN_URL=", "NO_COLOR=",    "http_proxy=", "https_proxy=",
+                                 "HTTP_PROXY=",   "HTTPS_PROXY=", "ALL_PROXY=",  "all_proxy="};
+    std::vector<std::string> env;
+    for (char **e = environ; *e; e++) {
+        bool keep = true;
+        for (auto *d : drop)
+            keep = keep && strncmp(*e, d, strlen(d)) != 0;
+        if (keep)
+            env.push_back(*e);
+    }
+    for (auto &x : extra)
+        env.push_back(x);
+    return env;
+}
+
+struct RunOpts {
+    std::vector<std::string> env; // extra "K=V"
+    bool tty_stdin = false;       // stdin is a pseudo-terminal
+    std::string input;            // written to the terminal (tty_stdin)
+    std::string program;          // default: mqadmin
+    int timeout_ms = 30000;
+};
+
+// Runs the program to completion, capturing stdout and stderr. stdin is
+// /dev/null, or a pty (with `input` typed into it) when tty_stdin is set.
+Result RunProgram(const std::vector<std::string> &args, const RunOpts &o = RunOpts())
+{
+    Result r;
+    std::string prog = o.program.empty() ? kMqadmin : o.program;
+    std::vector<std::string> env = ChildEnv(o.env);
+    std::vector<char *> argv, envp;
+    argv.push_back((char *)prog.c_str());
+    for (auto &a : args)
+        argv.push_back((char *)a.c_str());
+    argv.push_back(nullptr);
+    for (auto &e : env)
+        envp.push_back((char *)e.c_str());
+    envp.push_back(nullptr);
+
+    int out[2], err[2], master = -1, slave = -1;
+    if (pipe(out) != 0 || pipe(err) != 0)
+        return r;
+    if (o.tty_stdin && openpty(&master, &slave, nullptr, nullptr, nullptr) != 0)
+        return r;
+    fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (o.tty_stdin) {
+            setsid();
+            dup2(slave, 0);
+        } else {
+            int devnull = open("/dev/null", O_RDONLY);
+            dup2(devnull, 0);
+        }
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        for (int fd = 3; fd < 256; fd++)
+            close(fd);
+        execve(prog.c_str(), argv.data(), envp.data());
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    if (slave >= 0)
+        close(slave);
+    if (master >= 0 && !o.input.empty())
+        (void)!write(master, o.input.data(), o.input.size());
+
+    long long deadline = test_now_ms() + o.timeout_ms;
+    bool open_out = true, open_err = true;
+    while ((open_out || open_err) && test_now_ms() < deadline) {
+        pollfd p[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {master, POLLIN, 0}};
+        if (poll(p, master >= 0 ? 3 : 2, 100) <= 0)
+            continue;
+        char buf[4096];
+        for (int i = 0; i < 2; i++) {
+            if (!(p[i].revents & (POLLIN | POLLHUP)))
+                continue;
+            ssize_t n = read(p[i].fd, buf, sizeof buf);
+            if (n > 0)
+                (i ? r.err : r.out).append(buf, (size_t)n);
+            else
+                (i ? open_err : open_out) = false;
+        }
+        if (master >= 0 && (p[2].revents & POLLIN))
+            (void)!read(master, buf, sizeof buf); // the terminal's echo
+    }
+    int status = 0;
+    if (open_out || open_err) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    } else {
+        waitpid(pid, &status, 0);
+        r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    close(out[0]);
+    close(err[0]);
+    if (master >= 0)
+        close(master);
+    return r;
+}
+
+// A loopback port with nothing listening on it.
+int ClosedPort()
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa = {};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    bind(fd, (sockaddr *)&sa, sizeof sa);
+    getsockname(fd, (sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+struct Json {
+    cJSON *j = nullptr;
+    explicit Json(const std::string &s) : j(cJSON_Parse(s.c_str())) {}
+    ~Json()
+    {
+        cJSON_Delete(j);
+    }
+    Json(const Json &) = delete;
+    Json &operator=(const Json &) = delete;
+    cJSON *get(const char *k) const
+    {
+        return cJSON_GetObjectItemCaseSensitive(j, k);
+    }
+};
+
+// One CSV record per line (our fields hold no line breaks); RFC 4180 quotes.
+std::vector<std::vector<std::string>> ParseCsv(const std::string &text)
+{
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::vector<std::string> row;
+        std::string f;
+        bool q = false;
+        for (size_t i = 0; i < line.size(); i++) {
+            char c = line[i];
+            if (q && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+                f += '"';
+                i++;
+            } else if (c == '"') {
+                q = !q;
+            } else if (c == ',' && !q) {
+                row.push_back(f);
+                f.clear();
+            } else {
+                f += c;
+            }
+        }
+        row.push_back(f);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+std::vector<std::string> Lines(const std::string &s)
+{
+    std::vector<std::string> v;
+    std::istringstream in(s);
+    std::string l;
+    while (std::getline(in, l))
+        v.push_back(l);
+    return v;
+}
+
+// ---- without a broker --------------------------------------------------------
+
+TEST(MqadminCli, HelpAtEveryLevel)
+{
+    const std::vector<std::vector<std::string>> cases = {
+        {"--help"},
+        {"-h"},
+        {"topic", "--help"},
+        {"topic", "create", "--help"},
+        {"topic", "list", "-h"},
+        {"topic", "describe", "--help"},
+        {"topic", "alter", "--help"},
+        {"topic", "delete", "--help"},
+        {"cluster", "--help"},
+        {"cluster", "health", "--help"},
+        {"cluster", "info", "--help"},
+        {"metrics", "--help"},
+        {"--help", "topic", "create"},
+        {"topic", "create", "--bogus", "--help"}, // help wins over a bad flag
+    };
+    for (auto &args : cases) {
+        Result r = RunProgram(args);
+        std::string path = "mqadmin";
+        for (auto &a : args)
+            if (a[0] != '-')
+                path += " " + a;
+        EXPECT_EQ(r.code, 0) << Describe(args, r);
+        EXPECT_NE(r.out.find("Usage: " + path), std::string::npos) << Describe(args, r);
+        EXPECT_NE(r.out.find("--url URL"), std::string::npos) << Describe(args, r);
+    }
+    Result r = RunProgram({"--help"});
+    for (const char *s : {"topic", "cluster", "metrics", "Exit codes", "MQ_ADMIN_URL"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+    r = RunProgram({"topic", "create", "--help"});
+    for (const char *s : {"--partitions N", "--config KEY=VALUE", "retention.ms", "Examples"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+    r = RunProgram({"topic", "delete", "--help"});
+    EXPECT_NE(r.out.find("--yes"), std::string::npos) << r.out;
+}
+
+TEST(MqadminCli, Version)
+{
+    Result r = RunProgram({"--version"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("mqadmin ", 0), 0u) << r.out;
+}
+
+TEST(MqadminCli, BadUsageExitsOneWithUsage)
+{
+    struct Case {
+        std::vector<std::string> args;
+        const char *says;
+    };
+    const std::vector<Case> cases = {
+        {{}, "Usage: mqadmin COMMAND"},
+        {{"frob"}, "unknown command 'frob'"},
+        {{"topic"}, "'mqadmin topic' needs a command"},
+        {{"topic", "frob"}, "unknown command 'frob' for 'mqadmin topic'"},
+        {{"topic", "create"}, "missing argument"},
+        {{"topic", "create", "x", "--bogus"},
+         "unknown option '--bogus' for 'mqadmin topic create'"},
+        {{"topic", "create", "x", "--partitions"}, "'--partitions' needs a value"},
+        {{"topic", "create", "x", "--partitions", "abc"}, "invalid --partitions 'abc'"},
+        {{"topic", "create", "x", "--config", "noequals"}, "invalid --config 'noequals'"},
+        {{"topic", "describe", "a", "b"}, "unexpected argument 'b'"},
+        {{"topic", "alter", "x"}, "nothing to change"},
+        {{"topic", "delete", "x", "--yes=1"}, "'--yes' takes no value"},
+        {{"--output", "xml", "topic", "list"}, "invalid --output 'xml'"},
+        {{"--timeout", "0", "topic", "list"}, "invalid --timeout '0'"},
+        {{"--timeout", "soon", "topic", "list"}, "invalid --timeout 'soon'"},
+        {{"--url", "ftp://h:1", "topic", "list"}, "invalid URL 'ftp://h:1'"},
+        {{"--ca", "/nonexistent/ca.pem", "topic", "list"}, "'/nonexistent/ca.pem'"},
+        {{"--cert", "/nonexistent/c.pem", "topic", "list"}, "'/nonexistent/c.pem'"},
+    };
+    for (auto &c : cases) {
+        Result r = RunProgram(c.args);
+        EXPECT_EQ(r.code, 1) << Describe(c.args, r);
+        EXPECT_NE(r.err.find(c.says), std::string::npos) << c.says << "\n" << Describe(c.args, r);
+        EXPECT_NE(r.err.find("Usage: mqadmin"), std::string::npos) << Describe(c.args, r);
+        EXPECT_EQ(r.out, "") << Describe(c.args, r);
+    }
+}
+
+TEST(MqadminCli, BrokerDownExitsFourNamingTheUrl)
+{
+    std::string url = "http://127.0.0.1:" + std::to_string(ClosedPort());
+    for (auto args : std::vector<std::vector<std::string>>{{"--url", url, "topic", "list"},
+                                                           {"--url", url, "cluster", "health"},
+                                                           {"--url", url, "metrics"}}) {
+        Result r = RunProgram(args);
+        EXPECT_EQ(r.code, 4) << Describe(args, r);
+        EXPECT_NE(r.err.find(url), std::string::npos) << Describe(args, r);
+        EXPECT_NE(r.err.find("cannot reach"), std::string::npos) << Describe(args, r);
+    }
+    // from the environment too
+    RunOpts o;
+    o.env = {"MQ_ADMIN_URL=" + url};
+    Result r = RunProgram({"topic", "describe", "x"}, o);
+    EXPECT_EQ(r.code, 4) << r.err;
+    EXPECT_NE(r.err.find(url + "/api/v1/topics/x"), std::string::npos) << r.err;
+}
+
+TEST(MqadminCli, SilentServerTimesOutWithExitFour)
+{
+    // a listener that never accepts: the TCP handshake completes, no answer
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa = {};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    ASSERT_EQ(bind(fd, (sockaddr *)&sa, sizeof sa), 0);
+    ASSERT_EQ(listen(fd, 8), 0);
+    getsockname(fd, (sockaddr *)&sa, &len);
+    std::string url = "http://127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+    long long t0 = test_now_ms();
+    Result r = RunProgram({"--url", url, "--timeout", "0.5", "cluster", "health"});
+    long long took = test_now_ms() - t0;
+    close(fd);
+    EXPECT_EQ(r.code, 4) << r.err;
+    EXPECT_NE(r.err.find("no answer from " + url), std::string::npos) << r.err;
+    EXPECT_LT(took, 5000);
+}
+
+// ---- against a broker --------------------------------------------------------
+
+class Mqadmin : public BrokerTestBase
+{
+  protected:
+    void SetUp() override
+    {
+        StartBroker();
+        url_ = std::string("http://") + broker_.admin_addr();
+    }
+    // mqadmin with --url (and --output when given).
+    Result Admin(std::vector<std::string> args, const char *output = nullptr, RunOpts o = RunOpts())
+    {
+        std::vector<std::string> a = {"--url", url_};
+        if (output) {
+            a.push_back("--output");
+            a.push_back(output);
+        }
+        a.insert(a.end(), args.begin(), args.end());
+        return RunProgram(a, o);
+    }
+    // The API's `data` for GET path, as JSON text.
+    std::string ApiData(const std::string &path, long *status = nullptr)
+    {
+        char *body = nullptr;
+        long st = rc_admin_request(broker_.admin_addr(), "GET", path.c_str(), nullptr, &body);
+        if (status)
+            *status = st;
+        Json j(body ? body : "");
+        free(body);
+        char *s = cJSON_PrintUnformatted(j.get("data"));
+        std::string out = s ? s : "";
+        cJSON_free(s);
+        return out;
+    }
+    bool TopicExists(const std::string &name)
+    {
+        long st = 0;
+        ApiData("/api/v1/topics/" + name, &st);
+        return st == 200;
+    }
+    void Produce(const std::string &topic, int32_t partition, int records)
+    {
+        rawclient_t *c = Connect();
+        ASSERT_NE(c, nullptr);
+        size_t len = 0;
+        uint8_t *b = rc_make_batch(records, 100, rc_now_ms(), 7, &len);
+        ASSERT_NE(b, nullptr);
+        rc_produce_result_t pr;
+        int rc = rc_produce(c, topic.c_str(), partition, b, len, 1, &pr);
+        free(b);
+        ASSERT_EQ(rc, 0) << pr.grpc_message;
+        ASSERT_EQ(pr.error_code, 0) << pr.error_message;
+    }
+    std::string url_;
+};
+
+// JSON text equal as JSON (order of members does not matter).
+::testing::AssertionResult SameJson(const std::string &a, const std::string &b)
+{
+    Json ja(a), jb(b);
+    if (!ja.j)
+        return ::testing::AssertionFailure() << "not JSON: " << a;
+    if (!jb.j)
+        return ::testing::AssertionFailure() << "not JSON: " << b;
+    if (!cJSON_Compare(ja.j, jb.j, 1))
+        return ::testing::AssertionFailure() << a << "\n  differs from\n" << b;
+    return ::testing::AssertionSuccess();
+}
+
+TEST_F(Mqadmin, TopicCreateListDescribeAlterDeleteAsJson)
+{
+    Result r = Admin({"topic", "create", "orders", "--partitions", "3", "--config",
+                      "retention.ms=86400000", "-c", "segment.bytes=1048576"},
+                     "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_TRUE(SameJson(r.out, ApiData("/api/v1/topics/orders")));
+    Json created(r.out);
+    EXPECT_EQ(cJSON_GetArraySize(created.get("partitions")), 3);
+    cJSON *ov = created.get("config_overrides");
+    EXPECT_STREQ(cJSON_GetObjectItem(ov, "retention.ms")->valuestring, "86400000");
+    EXPECT_STREQ(cJSON_GetObjectItem(ov, "segment.bytes")->valuestring, "1048576");
+
+    ASSERT_EQ(Admin({"topic", "create", "clicks"}, "json").code, 0); // broker's default count
+    r = Admin({"topic", "list"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, ApiData("/api/v1/topics")));
+    EXPECT_EQ(cJSON_GetArraySize(Json(r.out).j), 2);
+
+    r = Admin({"topic", "describe", "orders"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, ApiData("/api/v1/topics/orders")));
+
+    r = Admin({"topic", "alter", "orders", "--config", "retention.bytes=1073741824",
+               "--reset-config", "retention.ms"},
+              "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, ApiData("/api/v1/topics/orders")));
+    Json altered(ApiData("/api/v1/topics/orders"));
+    ov = altered.get("config_overrides");
+    EXPECT_STREQ(cJSON_GetObjectItem(ov, "retention.bytes")->valuestring, "1073741824");
+    EXPECT_FALSE(cJSON_HasObjectItem(ov, "retention.ms")) << "reset to the default";
+    EXPECT_STREQ(cJSON_GetObjectItem(ov, "segment.bytes")->valuestring, "1048576");
+
+    r = Admin({"topic", "delete", "orders", "--yes"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, R"({"name":"orders","deleted":true})"));
+    EXPECT_FALSE(TopicExists("orders"));
+    EXPECT_TRUE(TopicExists("clicks"));
+}
+
+TEST_F(Mqadmin, JsonIsTheDefaultWhenPiped)
+{
+    CreateTopic("t", 2);
+    Result r = Admin({"topic", "list"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, ApiData("/api/v1/topics")));
+    EXPECT_EQ(r.out.find('\033'), std::string::npos) << "no colors in a pipe";
+}
+
+TEST_F(Mqadmin, TablesAreAligned)
+{
+    CreateTopic("a", 1);
+    CreateTopic("a-much-longer-topic-name", 12);
+    Result r = Admin({"topic", "list"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto lines = Lines(r.out);
+    ASSERT_EQ(lines.size(), 3u) << r.out;
+    EXPECT_EQ(lines[0].rfind("NAME", 0), 0u) << r.out;
+    // PARTITIONS is right-aligned: every row's count ends where the title ends
+    size_t end = lines[0].find("PARTITIONS") + strlen("PARTITIONS");
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_EQ(lines[1].substr(end - 1, 2), "1 ") << r.out;
+    EXPECT_EQ(lines[2].substr(end - 2, 3), "12 ") << r.out;
+    // CREATED starts at the same column in every line
+    size_t created = lines[0].find("CREATED");
+    for (size_t i = 1; i < lines.size(); i++) {
+        EXPECT_EQ(lines[i][created - 1], ' ') << r.out;
+        EXPECT_NE(lines[i][created], ' ') << r.out;
+    }
+
+    r = Admin({"topic", "describe", "a-much-longer-topic-name"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char *s : {"Name:", "a-much-longer-topic-name", "Partitions", "EARLIEST", "LATEST",
+                          "SIZE", "Config", "retention.ms", "default"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+    EXPECT_EQ(r.out.find('\033'), std::string::npos) << "no colors when stdout is a pipe";
+}
+
+TEST_F(Mqadmin, TopicListEmptyTable)
+{
+    Result r = Admin({"topic", "list"}, "table");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "No topics.\n");
+    r = Admin({"topic", "list"}, "json");
+    EXPECT_EQ(r.out, "[]\n");
+}
+
+TEST_F(Mqadmin, CsvHasAHeaderRowAndQuotes)
+{
+    CreateTopic("orders", 2, R"("config":{"retention.ms":"1000","segment.bytes":"1048576"})");
+    CreateTopic("plain", 1);
+    Result r = Admin({"topic", "list"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto rows = ParseCsv(r.out);
+    ASSERT_EQ(rows.size(), 3u) << r.out;
+    EXPECT_EQ(rows[0], (std::vector<std::string>{"name", "partition_count", "created_ms",
+                                                 "config_overrides"}));
+    EXPECT_EQ(rows[1][0], "orders");
+    EXPECT_EQ(rows[1][1], "2");
+    EXPECT_EQ(rows[1].size(), 4u) << "the comma inside the overrides is quoted: " << r.out;
+    EXPECT_NE(rows[1][3].find("retention.ms=1000"), std::string::npos) << r.out;
+    EXPECT_NE(rows[1][3].find("segment.bytes=1048576"), std::string::npos) << r.out;
+    EXPECT_EQ(rows[2], (std::vector<std::string>{"plain", "1", rows[2][2], ""}));
+    Json api(ApiData("/api/v1/topics"));
+    EXPECT_EQ(rows[1][2], std::to_string((long long)cJSON_GetObjectItem(
+                                             cJSON_GetArrayItem(api.j, 0), "created_ms")
+                                             ->valuedouble));
+
+    Produce("orders", 1, 10);
+    r = Admin({"topic", "describe", "orders"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    rows = ParseCsv(r.out);
+    ASSERT_EQ(rows.size(), 3u) << r.out;
+    EXPECT_EQ(rows[0][0], "topic");
+    EXPECT_EQ(rows[0][1], "partition");
+    EXPECT_EQ(rows[2][0], "orders");
+    EXPECT_EQ(rows[2][1], "1");
+    EXPECT_EQ(rows[2][4], "10") << "latest offset after 10 records: " << r.out;
+
+    r = Admin({"cluster", "info"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    rows = ParseCsv(r.out);
+    ASSERT_EQ(rows.size(), 2u) << r.out;
+    EXPECT_EQ(rows[0][0], "node_id");
+    EXPECT_EQ(rows[1].size(), rows[0].size());
+
+    r = Admin({"metrics"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    rows = ParseCsv(r.out);
+    ASSERT_GT(rows.size(), 1u);
+    EXPECT_EQ(rows[0], (std::vector<std::string>{"section", "name", "field", "value"}));
+}
+
+TEST_F(Mqadmin, UnknownTopicExitsThree)
+{
+    for (auto args : std::vector<std::vector<std::string>>{
+             {"topic", "describe", "nope"},
+             {"topic", "alter", "nope", "--config", "retention.ms=1"},
+             {"topic", "delete", "nope", "--yes"}}) {
+        Result r = Admin(args, "json");
+        EXPECT_EQ(r.code, 3) << Describe(args, r);
+        EXPECT_NE(r.err.find("topic 'nope' does not exist"), std::string::npos)
+            << Describe(args, r);
+        EXPECT_EQ(r.out, "") << Describe(args, r);
+    }
+}
+
+TEST_F(Mqadmin, ServerErrorsExitTwoWithTheBrokersMessage)
+{
+    CreateTopic("orders", 1);
+    Result r = Admin({"topic", "create", "orders"}, "json");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("topic 'orders' already exists"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("409"), std::string::npos) << r.err;
+
+    r = Admin({"topic", "create", "x", "--partitions", "0"}, "json");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("partitions must be between"), std::string::npos) << r.err;
+    EXPECT_FALSE(TopicExists("x"));
+
+    r = Admin({"topic", "create", "bad/name"}, "json");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("invalid"), std::string::npos) << r.err;
+
+    r = Admin({"topic", "alter", "orders", "--config", "no.such.key=1"}, "json");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("no.such.key"), std::string::npos) << r.err;
+
+    // "." must reach the broker as a name, not be folded into another route
+    r = Admin({"topic", "describe", ".."}, "json");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("invalid"), std::string::npos) << r.err;
+}
+
+TEST_F(Mqadmin, DeleteFromANonTerminalWithoutYesChangesNothing)
+{
+    CreateTopic("keep", 2);
+    Result r = Admin({"topic", "delete", "keep"}, "table");
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("not deleting topic 'keep'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--yes"), std::string::npos) << r.err;
+    EXPECT_TRUE(TopicExists("keep"));
+
+    r = Admin({"topic", "delete", "keep", "-y"}, "table");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "Deleted topic 'keep'.\n");
+    EXPECT_FALSE(TopicExists("keep"));
+}
+
+TEST_F(Mqadmin, DeleteAsksOnATerminal)
+{
+    CreateTopic("asked", 2);
+    Produce("asked", 0, 5);
+    RunOpts o;
+    o.tty_stdin = true;
+    o.input = "n\n";
+    Result r = Admin({"topic", "delete", "asked"}, "table", o);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("Delete topic 'asked' with 2 partitions, 5 records"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("[y/N]"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("not confirmed"), std::string::npos) << r.err;
+    EXPECT_TRUE(TopicExists("asked"));
+
+    o.input = "\n"; // the default is no
+    r = Admin({"topic", "delete", "asked"}, "table", o);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_TRUE(TopicExists("asked"));
+
+    o.input = "yes\n";
+    r = Admin({"topic", "delete", "asked"}, "table", o);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "Deleted topic 'asked'.\n");
+    EXPECT_FALSE(TopicExists("asked"));
+
+    // an unknown topic is reported before anything is asked
+    r = Admin({"topic", "delete", "asked"}, "table", o);
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_EQ(r.err.find("[y/N]"), std::string::npos) << r.err;
+}
+
+TEST_F(Mqadmin, TableOutputForChanges)
+{
+    Result r = Admin({"topic", "create", "t", "-p", "2", "-c", "retention.ms=5000"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("Created topic 't' with 2 partitions.\n", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("retention.ms            5000        topic"), std::string::npos) << r.out;
+    r = Admin({"topic", "alter", "t", "--reset-config", "retention.ms"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("Altered topic 't'", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find("retention.ms            604800000   default"), std::string::npos)
+        << r.out;
+}
+
+TEST_F(Mqadmin, ClusterHealthAndInfo)
+{
+    Result r = Admin({"cluster", "health"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, R"({"status":"ok"})"));
+    r = Admin({"cluster", "health"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("Status:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("ok"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(url_), std::string::npos) << r.out;
+
+    CreateTopic("a", 3);
+    r = Admin({"cluster", "info"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    Json got(r.out), api(ApiData("/api/v1/cluster"));
+    ASSERT_NE(got.j, nullptr) << r.out;
+    // uptime moves between the two requests; everything else must match
+    cJSON_DeleteItemFromObject(got.j, "uptime_seconds");
+    cJSON_DeleteItemFromObject(api.j, "uptime_seconds");
+    EXPECT_TRUE(cJSON_Compare(got.j, api.j, 1)) << r.out;
+    EXPECT_EQ(cJSON_GetObjectItem(got.j, "partition_count")->valuedouble, 3);
+    EXPECT_STREQ(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(got.j, "listeners"), "client")->valuestring,
+        broker_.client_addr());
+
+    r = Admin({"cluster", "info"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char *s : {"Node ID:", "Version:", "Uptime:", "Topics:", "Partitions:"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+    EXPECT_NE(r.out.find(broker_.client_addr()), std::string::npos) << r.out;
+}
+
+TEST_F(Mqadmin, MetricsSummary)
+{
+    CreateTopic("m", 2);
+    Produce("m", 1, 25);
+    Produce("m", 1, 5);
+
+    Result r = Admin({"metrics"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    Json j(r.out);
+    ASSERT_NE(j.j, nullptr) << r.out;
+    cJSON *broker = j.get("broker");
+    EXPECT_EQ(cJSON_GetObjectItem(broker, "topics")->valuedouble, 1);
+    EXPECT_EQ(cJSON_GetObjectItem(broker, "partitions")->valuedouble, 2);
+    EXPECT_EQ(cJSON_GetObjectItem(broker, "produced_records")->valuedouble, 30);
+    EXPECT_GE(cJSON_GetObjectItem(broker, "connections_opened")->valuedouble, 1);
+    bool produce = false;
+    cJSON *x;
+    cJSON_ArrayForEach(x, j.get("rpc"))
+    {
+        if (strcmp(cJSON_GetObjectItem(x, "method")->valuestring, "Produce"))
+            continue;
+        produce = true;
+        EXPECT_EQ(cJSON_GetObjectItem(x, "requests")->valuedouble, 2) << r.out;
+        EXPECT_EQ(cJSON_GetObjectItem(x, "errors")->valuedouble, 0) << r.out;
+        EXPECT_GT(cJSON_GetObjectItem(x, "received_bytes")->valuedouble, 0) << r.out;
+        EXPECT_TRUE(cJSON_IsNumber(cJSON_GetObjectItem(x, "latency_p99_le_seconds"))) << r.out;
+    }
+    EXPECT_TRUE(produce) << r.out;
+    int seen = 0;
+    cJSON_ArrayForEach(x, j.get("partitions"))
+    {
+        if (strcmp(cJSON_GetObjectItem(x, "topic")->valuestring, "m") ||
+            cJSON_GetObjectItem(x, "partition")->valuedouble != 1)
+            continue;
+        seen++;
+        EXPECT_EQ(cJSON_GetObjectItem(x, "log_end_offset")->valuedouble, 30) << r.out;
+        EXPECT_EQ(cJSON_GetObjectItem(x, "records")->valuedouble, 30) << r.out;
+        EXPECT_GT(cJSON_GetObjectItem(x, "size_bytes")->valuedouble, 0) << r.out;
+    }
+    EXPECT_EQ(seen, 1) << r.out;
+
+    r = Admin({"metrics"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char *s : {"Connections open:", "gRPC requests", "Produce", "Admin requests",
+                          "Partitions", "PRODUCED"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+
+    r = Admin({"metrics", "--raw"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("# HELP", 0), 0u) << r.out.substr(0, 200);
+    EXPECT_NE(r.out.find("mq_partition_log_end_offset{topic=\"m\",partition=\"1\"} 30"),
+              std::string::npos);
+}
+
+TEST_F(Mqadmin, TlsOptionsReachLibcurl)
+{
+    std::string https = std::string("https://") + broker_.admin_addr();
+    // a CA file that is not PEM: libcurl rejects it, a local mistake (1)
+    std::string not_pem = std::string(MQ_SOURCE_DIR) + "/admin-cli/completion/mqadmin.bash";
+    Result r = RunProgram({"--url", https, "--ca", not_pem, "cluster", "health"});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find(not_pem), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--ca"), std::string::npos) << r.err;
+
+    // a real CA bundle against the plaintext admin port: the TLS handshake
+    // fails, which is a connection failure naming the URL (4)
+    const char *bundle = "/etc/ssl/certs/ca-certificates.crt";
+    if (access(bundle, R_OK) == 0) {
+        r = RunProgram({"--url", https, "--ca", bundle, "--timeout", "5", "cluster", "health"});
+        EXPECT_EQ(r.code, 4) << r.err;
+        EXPECT_NE(r.err.find(https), std::string::npos) << r.err;
+    }
+
+    // TLS files with an http:// URL: said, and the request still works
+    r = Admin({"--ca", not_pem, "cluster", "health"}, "json");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("only apply to https://"), std::string::npos) << r.err;
+}
+
+TEST_F(Mqadmin, BashCompletion)
+{
+    CreateTopic("orders", 1);
+    CreateTopic("other", 1);
+    std::string script = std::string(MQ_SOURCE_DIR) + "/admin-cli/completion/mqadmin.bash";
+    auto complete = [&](const std::string &line) {
+        std::string cmd = "source '" + script + "' && COMP_LINE='" + line +
+                          "' && COMP_POINT=${#COMP_LINE} && _mqadmin && "
+                          "printf '%s\\n' \"${COMPREPLY[@]}\"";
+        RunOpts o;
+        o.program = "/bin/bash";
+        o.env = {std::string("PATH=") + MQ_BIN_DIR + ":/usr/bin:/bin", "MQ_ADMIN_URL=" + url_};
+        Result r = RunProgram({"-c", cmd}, o);
+        EXPECT_EQ(r.code, 0) << line << ": " << r.err;
+        return r.out;
+    };
+    EXPECT_EQ(complete("mqadmin "), "topic\ncluster\nmetrics\n");
+    EXPECT_EQ(complete("mqadmin to"), "topic\n");
+    EXPECT_EQ(complete("mqadmin topic "), "create\nlist\ndescribe\nalter\ndelete\n");
+    EXPECT_EQ(complete("mqadmin topic describe "), "orders\nother\n");
+    EXPECT_EQ(complete("mqadmin topic delete ord"), "orders\n");
+    EXPECT_EQ(complete("mqadmin topic describe orders "), "\n");
+    std::string opts = complete("mqadmin topic create x --");
+    EXPECT_NE(opts.find("--partitions\n"), std::string::npos) << opts;
+    EXPECT_NE(opts.find("--url\n"), std::string::npos) << opts;
+    EXPECT_EQ(complete("mqadmin --output "), "table\njson\ncsv\n");
+    EXPECT_EQ(complete("mqadmin --output=c"), "csv\n");
+    EXPECT_EQ(complete("mqadmin topic alter x --config retention.b"), "retention.bytes=\n");
+}
+
+} // namespace
