@@ -136,8 +136,13 @@ static int transport_error(cli_t *cli, CURLcode rc, const char *method, const ch
 {
     const char *why = detail[0] ? detail : curl_easy_strerror(rc);
     switch (rc) {
-    case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
+        /* the scheme was checked, so this is the answer: not HTTP/1.x */
+        return cli_fail(cli, CLI_CONNECT,
+                        "cannot talk to the broker at %s: %s (is the URL the broker's admin port? "
+                        "the client port speaks gRPC only)",
+                        url, why);
+    case CURLE_URL_MALFORMAT:
         return cli_fail(cli, CLI_USAGE, "invalid URL '%s': %s (check --url or MQ_ADMIN_URL)", url,
                         why);
     case CURLE_OPERATION_TIMEDOUT:
@@ -168,15 +173,16 @@ static int status_error(cli_t *cli, const char *method, const char *url, http_re
         r->json = cJSON_Parse(r->body);
     cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
     const char *msg = cJSON_IsString(e) && e->valuestring[0] ? e->valuestring : NULL;
-    int code = r->status == 404 ? CLI_NOT_FOUND : CLI_SERVER;
     if (msg)
-        return cli_fail(cli, code, "%s (HTTP %ld from %s %s)", msg, r->status, method, url);
-    /* not our envelope: show the start of whatever came back */
-    int n = (int)(r->len < 200 ? r->len : 200);
-    while (n > 0 && (r->body[n - 1] == '\n' || r->body[n - 1] == '\r'))
-        n--;
-    return cli_fail(cli, code, "HTTP %ld from %s %s%s%.*s", r->status, method, url, n ? ": " : "",
-                    n, r->body ? r->body : "");
+        return cli_fail(cli, r->status == 404 ? CLI_NOT_FOUND : CLI_SERVER,
+                        "%s (HTTP %ld from %s %s)", msg, r->status, method, url);
+    /* not our envelope: another server at this URL; show its first line */
+    int n = r->body ? (int)strcspn(r->body, "\r\n") : 0;
+    return cli_fail(cli, CLI_SERVER,
+                    "HTTP %ld from %s %s, and not from the admin API (is the URL the broker's "
+                    "admin port?)%s%.*s",
+                    r->status, method, url, n ? ": " : "", n > 120 ? 120 : n,
+                    r->body ? r->body : "");
 }
 
 static int parse_envelope(cli_t *cli, const char *method, const char *url, http_response_t *r)

@@ -203,9 +203,14 @@ static int run(cli_t *cli, const parse_result_t *pr)
 {
     const command_t *c = pr->path[pr->depth - 1];
     if (!c->run) {
-        char path[256];
+        char path[256], names[256] = "";
+        size_t off = 0;
         help_command_path(pr, path, sizeof path);
-        return cli_usage(cli, "'%s' needs a command", path);
+        for (const command_t *const *s = c->subcommands; *s && off < sizeof names; s++)
+            if (!(*s)->hidden)
+                off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", off ? ", " : "",
+                                        (*s)->name);
+        return cli_usage(cli, "'%s' needs a command: %s", path, names);
     }
     int rc = check_positionals(cli, c, &pr->args);
     if (rc == CLI_OK)

@@ -293,13 +293,62 @@ void table_print(cli_t *cli, const table_t *t, int layout)
         print_rows(cli, t);
 }
 
+static void newline_indent(int depth)
+{
+    putchar('\n');
+    for (int i = 0; i < depth; i++)
+        fputs("  ", stdout);
+}
+
+/* cJSON indents with tabs and puts a tab after every colon: reindent the
+ * compact text with two spaces, keeping empty {} and [] on one line. */
+static void print_pretty(const char *s)
+{
+    int depth = 0;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (c == '"') { /* copy a whole string, escapes included */
+            putchar(c);
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    putchar(*p++);
+                putchar(*p);
+            }
+            if (*p)
+                putchar('"');
+            else
+                break;
+        } else if ((c == '{' && p[1] == '}') || (c == '[' && p[1] == ']')) {
+            putchar(c);
+            putchar(*++p);
+        } else if (c == '{' || c == '[') {
+            putchar(c);
+            newline_indent(++depth);
+        } else if (c == '}' || c == ']') {
+            newline_indent(--depth);
+            putchar(c);
+        } else if (c == ',') {
+            putchar(c);
+            newline_indent(depth);
+        } else if (c == ':') {
+            fputs(": ", stdout);
+        } else {
+            putchar(c);
+        }
+    }
+    putchar('\n');
+}
+
 void out_json(cli_t *cli, const cJSON *v)
 {
-    char *s = isatty(STDOUT_FILENO) ? cJSON_Print(v) : cJSON_PrintUnformatted(v);
+    char *s = cJSON_PrintUnformatted(v);
     (void)cli;
     if (!s)
         out_of_memory();
-    puts(s);
+    if (isatty(STDOUT_FILENO))
+        print_pretty(s);
+    else
+        puts(s);
     cJSON_free(s);
 }
 

@@ -732,6 +732,16 @@ TEST_F(Mqadmin, MetricsSummary)
               std::string::npos);
 }
 
+TEST_F(Mqadmin, ClientPortInsteadOfAdminPortExitsFour)
+{
+    // a common slip: the gRPC (HTTP/2-only) port instead of the admin port
+    std::string url = std::string("http://") + broker_.client_addr();
+    Result r = RunProgram({"--url", url, "topic", "list"});
+    EXPECT_EQ(r.code, 4) << r.err;
+    EXPECT_NE(r.err.find(url), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("admin port"), std::string::npos) << r.err;
+}
+
 TEST_F(Mqadmin, TlsOptionsReachLibcurl)
 {
     std::string https = std::string("https://") + broker_.admin_addr();
