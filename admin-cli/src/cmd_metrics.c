@@ -443,13 +443,14 @@ static const opt_spec_t metrics_opts[] = {
 
 const command_t metrics_command = {
     .name = "metrics",
-    .summary = "Summarize the broker's metrics (requests, bytes, connections, partitions)",
+    .summary = "Summarize the broker's metrics: requests, bytes, partitions",
     .description =
-        "Summarize the broker's Prometheus metrics (/metrics): connections, gRPC requests\n"
-        "per method with errors, bytes and latency (average, and the upper bound of the\n"
-        "histogram bucket holding the 99th percentile), admin requests per HTTP status, and\n"
-        "every partition's offsets, size, segments and produced records since start.\n"
-        "With --output csv: one row per value (section,name,field,value).",
+        "Summarize the broker's Prometheus metrics (/metrics): connections; gRPC requests\n"
+        "per method with errors, bytes and latency (the average, and the upper bound of\n"
+        "the histogram bucket holding the 99th percentile); admin requests per HTTP\n"
+        "status; every partition's offsets, size, segments and records produced since\n"
+        "the broker started. With --output csv: one row per value\n"
+        "(section,name,field,value). --raw prints the Prometheus text as is.",
     .examples = "  mqadmin metrics\n"
                 "  mqadmin metrics -o json | jq '.partitions[] | select(.topic==\"orders\")'\n"
                 "  mqadmin metrics --raw | grep mq_partition_log_end_offset\n",

@@ -337,8 +337,8 @@ static int topic_delete(cli_t *cli, const args_t *a)
 }
 
 static const opt_spec_t create_opts[] = {
-    {"partitions", 'p', OPT_VALUE, "N",
-     "number of partitions (default: the broker's num.partitions)", COMPLETE_NONE, NULL},
+    {"partitions", 'p', OPT_VALUE, "N", "partitions (default: the broker's num.partitions)",
+     COMPLETE_NONE, NULL},
     {"config", 'c', OPT_LIST, "KEY=VALUE", "a topic config; repeat for more (see 'Topic configs')",
      COMPLETE_WORDS,
      "retention.ms= retention.bytes= segment.bytes= segment.ms= max.message.bytes= "
@@ -366,7 +366,7 @@ static const opt_spec_t delete_opts[] = {
 #define TOPIC_CONFIGS                                                                              \
     "\nTopic configs (unset keys follow the broker's log.* defaults):\n"                           \
     "  retention.ms            delete segments older than this (-1 = forever)\n"                   \
-    "  retention.bytes         per partition, delete oldest segments above this (-1 = no limit)\n" \
+    "  retention.bytes         most bytes kept per partition (-1 = no limit)\n"                    \
     "  segment.bytes           roll the active segment at this size\n"                             \
     "  segment.ms              roll the active segment at this age\n"                              \
     "  max.message.bytes       largest record batch accepted\n"                                    \
@@ -380,8 +380,8 @@ static const command_t topic_create_cmd = {
     .description = "Create a topic. NAME is 1 to 249 characters of [a-zA-Z0-9._-].\n"
                    "Prints the new topic (as 'topic describe' does).\n" TOPIC_CONFIGS,
     .examples = "  mqadmin topic create orders --partitions 3\n"
-                "  mqadmin topic create clicks -p 12 --config retention.ms=86400000 "
-                "--config segment.bytes=268435456\n",
+                "  mqadmin topic create clicks -p 12 -c retention.ms=86400000 -c "
+                "segment.ms=3600000\n",
     .options = create_opts,
     .min_pos = 1,
     .max_pos = 1,

@@ -33,6 +33,29 @@ static void print_usage_line(FILE *out, const parse_result_t *pr)
                 c->args_usage ? c->args_usage : "");
 }
 
+/* Prints text from column `indent` on, wrapped at 80 columns. */
+static void print_wrapped(FILE *out, const char *text, int indent)
+{
+    const int width = 80 - indent;
+    const char *p = text;
+    while (*p) {
+        int n = (int)strlen(p);
+        if (n > width) {
+            n = width;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0) /* one long word: let it overflow */
+                n = (int)strcspn(p, " ");
+        }
+        fprintf(out, "%.*s\n", n, p);
+        p += n;
+        while (*p == ' ')
+            p++;
+        if (*p)
+            fprintf(out, "%*s", indent, "");
+    }
+}
+
 static void print_options(FILE *out, const char *title, const opt_spec_t *t)
 {
     if (!t || !t->name)
@@ -45,7 +68,8 @@ static void print_options(FILE *out, const char *title, const opt_spec_t *t)
             snprintf(sh, sizeof sh, "-%c, ", t->short_name);
         snprintf(left, sizeof left, "%s--%s%s%s", sh, t->name, t->metavar ? " " : "",
                  t->metavar ? t->metavar : "");
-        fprintf(out, "  %-28s %s\n", left, t->help);
+        fprintf(out, "  %-24s ", left);
+        print_wrapped(out, t->help, 2 + 24 + 1);
     }
 }
 

@@ -47,8 +47,8 @@ const command_t root_command = {
     .name = "mqadmin",
     .summary = "Administer an mq broker over its admin REST API.",
     .description =
-        "Administer an mq broker over its admin REST API: create and inspect topics, check\n"
-        "the broker's health and read its metrics.\n"
+        "Administer an mq broker over its admin REST API: create and inspect topics,\n"
+        "check the broker's health and read its metrics.\n"
         "\n"
         "Exit codes:\n"
         "  0  success\n"
