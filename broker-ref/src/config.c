@@ -70,6 +70,10 @@ static const ckey_t g_keys[] = {
     {"max.request.bytes", CT_INT, BC(max_request_bytes), "16777216", 1 * KiB, 1 * GiB, NULL, NULL,
      "Largest gRPC request message accepted; larger ones fail with RESOURCE_EXHAUSTED (the "
      "stream is reset, the connection keeps serving)."},
+    {"connections.max.idle.ms", CT_INT, BC(connections_max_idle_ms), "600000", 0, DAY_MS, NULL,
+     NULL,
+     "Close a client connection (GOAWAY) that has sent nothing and has no call in flight for "
+     "this long; 0 = never."},
     {"fetch.max.bytes", CT_INT, BC(fetch_max_bytes), "4194304", 1 * KiB, 64 * MiB, NULL, NULL,
      "Default and largest Fetch response size. Stock gRPC clients refuse messages over 4 MiB by "
      "default, so the default stays at 4 MiB. The first batch found is always returned whole."},

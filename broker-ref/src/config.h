@@ -31,7 +31,8 @@ typedef struct broker_config {
     int32_t max_partitions;
     int64_t housekeeping_interval_ms;
     int64_t shutdown_timeout_ms;
-    log_config_t log; /* topic defaults */
+    int64_t connections_max_idle_ms; /* 0 = never close idle connections */
+    log_config_t log;                /* topic defaults */
 } broker_config_t;
 
 /* Fills cfg with defaults. */

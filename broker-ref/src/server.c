@@ -59,7 +59,8 @@ struct conn {
     uint8_t *out;  /* bytes from mem_send not yet written */
     size_t out_len, out_off, out_cap;
     loop_timer_t flush_timer;
-    int in_io;    /* inside on_conn_io: it flushes at the end */
+    int in_io; /* inside on_conn_io: it flushes at the end */
+    int64_t last_read_ms;
     int draining; /* GOAWAY sent for shutdown */
     char peer[64];
     conn_t *next, *prev;
@@ -75,6 +76,7 @@ struct ioloop {
     conn_t *conns;
     uint8_t *rbuf;
     int draining;
+    loop_timer_t idle_timer;
 };
 
 static struct {
@@ -205,6 +207,7 @@ static void on_conn_io(loop_t *loop, loop_io_t *io, uint32_t events)
             return;
         }
         if (n > 0) {
+            c->last_read_ms = loop_now_ms();
             ssize_t rv = nghttp2_session_mem_recv(c->h2, c->il->rbuf, (size_t)n);
             if (rv < 0) {
                 log_info("\"bad http2 input, closing\" peer=%s err=\"%s\"", c->peer,
@@ -774,6 +777,7 @@ static void accept_client(ioloop_t *il, int fd, const char *peer)
         free(c);
         return;
     }
+    c->last_read_ms = loop_now_ms();
     c->next = il->conns;
     if (il->conns)
         il->conns->prev = c;
@@ -845,6 +849,40 @@ static void on_listen(loop_t *loop, loop_io_t *io, uint32_t events)
             accept_client(il, fd, peer);
         }
     }
+}
+
+/* ---- idle connections ------------------------------------------------- */
+
+/* Closes connections silent for connections.max.idle.ms with no call in
+ * flight: a GOAWAY first, so a client knows it may reconnect. */
+static void on_idle_timer(loop_t *loop, loop_timer_t *t)
+{
+    ioloop_t *il = t->data;
+    int64_t idle = g_srv.cfg->connections_max_idle_ms;
+    int64_t now = loop_now_ms();
+    for (conn_t *c = il->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->active > 0 || now - c->last_read_ms < idle)
+            continue;
+        log_debug("\"closing idle connection\" peer=%s idle_ms=%lld", c->peer,
+                  (long long)(now - c->last_read_ms));
+        nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
+                              (const uint8_t *)"idle", 4);
+        conn_flush(c);
+        conn_close(c, "idle");
+    }
+    int64_t every = idle / 4 > 1000 ? 1000 : (idle / 4 > 10 ? idle / 4 : 10);
+    loop_timer_start(loop, t, now + every);
+}
+
+static void arm_idle_timer(loop_t *loop, void *arg)
+{
+    ioloop_t *il = arg;
+    if (g_srv.cfg->connections_max_idle_ms <= 0)
+        return;
+    loop_timer_init(&il->idle_timer, on_idle_timer, il);
+    loop_timer_start(loop, &il->idle_timer, loop_now_ms() + 10);
 }
 
 /* ---- listeners ---------------------------------------------------------- */
@@ -956,6 +994,7 @@ mq_err_t server_start(const broker_config_t *cfg)
     }
     for (int i = 0; i < g_srv.nloops; i++) {
         ioloop_t *il = &g_srv.loops[i];
+        loop_post(il->loop, arm_idle_timer, il);
         if (pthread_create(&il->thread, NULL, loop_thread, il) != 0)
             return MQ_ERR_NO_MEMORY;
         il->started = 1;
