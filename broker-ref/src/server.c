@@ -166,7 +166,9 @@ static int conn_flush(conn_t *c)
     loop_io_mod(c->il->loop, &c->io, EPOLLIN);
     if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2))
         return -1;
-    if (c->draining && c->active == 0)
+    /* Shutting down: close once every stream is done, responses held back
+     * by flow control included. */
+    if (c->draining && c->calls == NULL)
         return -1;
     return 0;
 }
@@ -1077,17 +1079,21 @@ void server_stop(int64_t timeout_ms)
 {
     for (int i = 0; i < g_srv.nloops; i++)
         loop_post(g_srv.loops[i].loop, begin_drain, NULL);
+    /* Draining connections close themselves once their streams are done
+     * (answers written); wait for that, bounded by the timeout. */
     int64_t deadline = loop_now_ms() + timeout_ms;
-    while (__atomic_load_n(&g_srv.call_count, __ATOMIC_ACQUIRE) > 0 && loop_now_ms() < deadline) {
+    while ((__atomic_load_n(&g_srv.call_count, __ATOMIC_ACQUIRE) > 0 ||
+            __atomic_load_n(&g_srv.conn_count, __ATOMIC_ACQUIRE) > 0) &&
+           loop_now_ms() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    int left = __atomic_load_n(&g_srv.call_count, __ATOMIC_ACQUIRE);
-    if (left > 0)
-        log_warn("\"shutdown timeout: cancelling calls in flight\" calls=%d", left);
-    /* Give the last answers a moment to be written. */
-    struct timespec ts = {0, 20 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    int calls = __atomic_load_n(&g_srv.call_count, __ATOMIC_ACQUIRE);
+    int conns = __atomic_load_n(&g_srv.conn_count, __ATOMIC_ACQUIRE);
+    if (calls > 0 || conns > 0)
+        log_warn("\"shutdown timeout: closing connections with calls in flight\" calls=%d "
+                 "connections=%d",
+                 calls, conns);
     for (int i = 0; i < g_srv.nloops; i++)
         loop_stop(g_srv.loops[i].loop);
     for (int i = 0; i < g_srv.nloops; i++) {
