@@ -353,7 +353,8 @@ static ssize_t read_response(nghttp2_session *session, int32_t stream_id, uint8_
         size_t take = s->len - call->slice_pos;
         if (take > length - n)
             take = length - n;
-        memcpy(buf + n, call->resp.data + s->off + call->slice_pos, take);
+        if (take > 0) /* an empty message may have no buffer at all */
+            memcpy(buf + n, call->resp.data + s->off + call->slice_pos, take);
         n += take;
         call->slice_pos += take;
         if (call->slice_pos == s->len) {
