@@ -102,6 +102,10 @@ int call_is_done(const call_t *c);
 /* Milliseconds until the call's deadline (INT64_MAX if none, >= 0). */
 int64_t call_time_left_ms(const call_t *c);
 
+/* Most partitions (or topics) one Fetch, ListOffsets or Metadata request may
+ * name: bounds the memory a single request can make the broker spend. */
+#define MAX_REQUEST_PARTITIONS 100000
+
 /* Handlers, one per method. msg (the request message) belongs to the call
  * and lives as long as it: a handler holding a reference may keep pointers
  * into it, and may modify it in place. */

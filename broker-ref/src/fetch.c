@@ -101,6 +101,7 @@ typedef struct out {
     bytebuf_t buf;
     slice_t *slices;
     size_t nslices;
+    size_t slices_cap;
     int64_t used;    /* response bytes so far */
     int64_t records; /* record bytes so far */
     int errors;
@@ -114,17 +115,12 @@ static int add_partition(fetch_t *f, out_t *o, const Mq__V1__FetchPartition *fp)
     char msg[300] = "";
     mq_err_t err = MQ_OK;
     int64_t hwm = -1, lso = -1;
-    size_t room = header_room(tlen, sizeof(msg));
-    if (bytebuf_reserve(&o->buf, room) != 0)
-        return -1;
-    o->buf.len += room;
-    size_t rec_start = o->buf.len;
 
     topic_t *t = topics_get(topic);
     part_t *p = NULL;
     if (!t) {
         err = MQ_ERR_UNKNOWN_TOPIC;
-        snprintf(msg, sizeof(msg), "unknown topic '%s'", topic);
+        snprintf(msg, sizeof(msg), "unknown topic '%.200s'", topic);
     } else if (fp->partition < 0 || fp->partition >= t->partition_count ||
                !t->parts[fp->partition]) {
         err = MQ_ERR_UNKNOWN_PARTITION;
@@ -132,8 +128,6 @@ static int add_partition(fetch_t *f, out_t *o, const Mq__V1__FetchPartition *fp)
                  fp->partition, t->partition_count);
     } else {
         p = t->parts[fp->partition];
-    }
-    if (p) {
         part_stats_t st;
         part_get_stats(p, &st);
         if (fp->fetch_offset < st.log_start_offset || fp->fetch_offset > st.log_end_offset) {
@@ -141,21 +135,34 @@ static int add_partition(fetch_t *f, out_t *o, const Mq__V1__FetchPartition *fp)
             snprintf(msg, sizeof(msg), "offset %lld is outside the log [%lld, %lld]",
                      (long long)fp->fetch_offset, (long long)st.log_start_offset,
                      (long long)st.log_end_offset);
-        } else {
-            int64_t limit = f->max_bytes - o->used;
-            if (fp->partition_max_bytes > 0 && fp->partition_max_bytes < limit)
-                limit = fp->partition_max_bytes;
-            int first = o->records == 0;
-            if (limit > 0 || first) {
-                err = part_read(p, fp->fetch_offset, limit > 0 ? (size_t)limit : 1, &o->buf);
-                if (err != MQ_OK) {
-                    o->buf.len = rec_start;
-                    snprintf(msg, sizeof(msg), "read failed: %s", mq_err_str(err));
-                } else if (!first && (int64_t)(o->buf.len - rec_start) > limit) {
-                    o->buf.len = rec_start; /* only the first partition may overshoot */
-                }
+        }
+    }
+
+    /* Room for the header, then the records right after it. */
+    size_t room = header_room(tlen, strlen(msg));
+    if (bytebuf_reserve(&o->buf, room) != 0) {
+        topic_release(t);
+        return -1;
+    }
+    o->buf.len += room;
+    size_t rec_start = o->buf.len;
+    if (p && err == MQ_OK) {
+        int64_t limit = f->max_bytes - o->used - (int64_t)room;
+        if (fp->partition_max_bytes > 0 && fp->partition_max_bytes < limit)
+            limit = fp->partition_max_bytes;
+        int first = o->records == 0;
+        if (limit > 0 || first) {
+            err = part_read(p, fp->fetch_offset, limit > 0 ? (size_t)limit : 1, &o->buf);
+            if (err != MQ_OK) {
+                o->buf.len = rec_start;
+                snprintf(msg, sizeof(msg), "read failed: %s", mq_err_str(err));
+            } else if (!first && (int64_t)(o->buf.len - rec_start) > limit) {
+                o->buf.len = rec_start; /* only the first partition may overshoot */
             }
         }
+    }
+    if (p) {
+        part_stats_t st;
         part_get_stats(p, &st);
         hwm = st.log_end_offset;
         lso = st.log_start_offset;
@@ -190,10 +197,14 @@ static int add_partition(fetch_t *f, out_t *o, const Mq__V1__FetchPartition *fp)
     }
     memcpy(o->buf.data + rec_start - h, inner - ol, h);
     free(tmp);
-    slice_t *s = realloc(o->slices, (o->nslices + 1) * sizeof(*s));
-    if (!s)
-        return -1;
-    o->slices = s;
+    if (o->nslices == o->slices_cap) {
+        size_t cap = o->slices_cap ? o->slices_cap * 2 : 8;
+        slice_t *s = realloc(o->slices, cap * sizeof(*s));
+        if (!s)
+            return -1;
+        o->slices = s;
+        o->slices_cap = cap;
+    }
     o->slices[o->nslices++] = (slice_t){rec_start - h, h + rec_len};
     o->used += (int64_t)(h + rec_len);
     o->records += (int64_t)rec_len;
@@ -361,6 +372,12 @@ void fetch_handle(call_t *c, uint8_t *msg, size_t len)
         call_fail(c, MQ_GRPC_INVALID_ARGUMENT, "malformed FetchRequest (protobuf did not parse)");
         return;
     }
+    if (req->n_partitions > MAX_REQUEST_PARTITIONS) {
+        call_fail(c, MQ_GRPC_INVALID_ARGUMENT, "FetchRequest names %zu partitions (at most %d)",
+                  req->n_partitions, MAX_REQUEST_PARTITIONS);
+        mq__v1__fetch_request__free_unpacked(req, NULL);
+        return;
+    }
     fetch_t *f = calloc(1, sizeof(*f));
     if (f)
         f->base_size = calloc(req->n_partitions ? req->n_partitions : 1, sizeof(int64_t));
@@ -414,6 +431,13 @@ void list_offsets_handle(call_t *c, uint8_t *msg, size_t len)
     if (!req) {
         call_fail(c, MQ_GRPC_INVALID_ARGUMENT,
                   "malformed ListOffsetsRequest (protobuf did not parse)");
+        return;
+    }
+    if (req->n_partitions > MAX_REQUEST_PARTITIONS) {
+        call_fail(c, MQ_GRPC_INVALID_ARGUMENT,
+                  "ListOffsetsRequest names %zu partitions (at most %d)", req->n_partitions,
+                  MAX_REQUEST_PARTITIONS);
+        mq__v1__list_offsets_request__free_unpacked(req, NULL);
         return;
     }
     size_t n = req->n_partitions;

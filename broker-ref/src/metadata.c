@@ -98,6 +98,12 @@ void metadata_handle(call_t *c, uint8_t *msg, size_t len)
                   "malformed MetadataRequest (protobuf did not parse)");
         return;
     }
+    if (req->n_topics > MAX_REQUEST_PARTITIONS) {
+        call_fail(c, MQ_GRPC_INVALID_ARGUMENT, "MetadataRequest names %zu topics (at most %d)",
+                  req->n_topics, MAX_REQUEST_PARTITIONS);
+        mq__v1__metadata_request__free_unpacked(req, NULL);
+        return;
+    }
     tlist_t l = {0};
     if (req->n_topics == 0) {
         topics_foreach(add_topic, &l);
