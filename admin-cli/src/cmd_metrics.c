@@ -174,6 +174,16 @@ static cJSON *broker_json(const prom_t *p)
     return b;
 }
 
+static int by_topic_partition(const void *a, const void *b)
+{
+    const part_stat_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    if (c)
+        return c;
+    long long px = strtoll(x->partition, NULL, 10), py = strtoll(y->partition, NULL, 10);
+    return (px > py) - (px < py);
+}
+
 static cJSON *summarize(const prom_t *p)
 {
     summary_t s = {0};
@@ -211,6 +221,8 @@ static cJSON *summarize(const prom_t *p)
     }
     cJSON_AddItemToObject(out, "admin", admin);
     cJSON *parts = cJSON_AddArrayToObject(out, "partitions");
+    if (s.npart > 1)
+        qsort(s.part, (size_t)s.npart, sizeof *s.part, by_topic_partition);
     for (int i = 0; i < s.npart; i++) {
         const part_stat_t *x = &s.part[i];
         cJSON *o = cJSON_CreateObject();
@@ -362,12 +374,29 @@ static void print_partitions(cli_t *cli, const cJSON *parts)
     table_free(t);
 }
 
+/* 1 if word is one of the space-separated words in list. */
+static int in_list(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, " ");
+        if (len == n && !strncmp(p, word, n))
+            return 1;
+        p += len;
+        p += strspn(p, " ");
+    }
+    return 0;
+}
+
 /* CSV of the summary in long form: one row per value. */
-static void add_rows(table_t *t, const char *section, const char *name, const cJSON *o)
+static void add_rows(table_t *t, const char *section, const char *name, const cJSON *o,
+                     const char *in_name)
 {
     const cJSON *kv;
     cJSON_ArrayForEach(kv, o)
     {
+        if (in_list(in_name, kv->string)) /* already in the name column */
+            continue;
         table_row(t);
         table_cell(t, section);
         table_cell(t, name);
@@ -384,15 +413,17 @@ static void print_csv(cli_t *cli, const cJSON *sum)
                                     {"VALUE", "value", 0}};
     table_t *t = table_new(cols, 4);
     const cJSON *x;
-    add_rows(t, "broker", "", get(sum, "broker"));
-    cJSON_ArrayForEach(x, get(sum, "rpc")) add_rows(t, "rpc", out_json_str(x, "method"), x);
-    cJSON_ArrayForEach(x, get(sum, "admin")) add_rows(t, "admin", out_json_str(x, "code"), x);
+    add_rows(t, "broker", "", get(sum, "broker"), "");
+    cJSON_ArrayForEach(x, get(sum, "rpc"))
+        add_rows(t, "rpc", out_json_str(x, "method"), x, "method");
+    cJSON_ArrayForEach(x, get(sum, "admin"))
+        add_rows(t, "admin", out_json_str(x, "code"), x, "code");
     cJSON_ArrayForEach(x, get(sum, "partitions"))
     {
         char name[320];
         snprintf(name, sizeof name, "%s/%lld", out_json_str(x, "topic"),
                  out_json_int(x, "partition"));
-        add_rows(t, "partition", name, x);
+        add_rows(t, "partition", name, x, "topic partition");
     }
     table_print(cli, t, TABLE_ROWS);
     table_free(t);
