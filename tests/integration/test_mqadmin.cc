@@ -18,6 +18,7 @@
 #include <cstring>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker_fixture.h"
@@ -338,6 +339,140 @@ TEST(MqadminCli, SilentServerTimesOutWithExitFour)
     EXPECT_EQ(r.code, 4) << r.err;
     EXPECT_NE(r.err.find("no answer from " + url), std::string::npos) << r.err;
     EXPECT_LT(took, 5000);
+}
+
+// A one-connection HTTP/1.1 server on a thread answering every request with
+// the given status, content type and body: what mqadmin meets when --url
+// points at something other than the broker's admin API.
+class CannedServer
+{
+  public:
+    CannedServer(int status, const std::string &type, const std::string &body)
+    {
+        fd_ = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa = {};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof sa;
+        bind(fd_, (sockaddr *)&sa, sizeof sa);
+        listen(fd_, 8);
+        getsockname(fd_, (sockaddr *)&sa, &len);
+        port_ = ntohs(sa.sin_port);
+        answer_ = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: " + type +
+                  "\r\nContent-Length: " + std::to_string(body.size()) +
+                  "\r\nConnection: close\r\n\r\n" + body;
+        thread_ = std::thread([this] { Serve(); });
+    }
+    ~CannedServer()
+    {
+        shutdown(fd_, SHUT_RDWR);
+        close(fd_);
+        thread_.join();
+    }
+    std::string url() const
+    {
+        return "http://127.0.0.1:" + std::to_string(port_);
+    }
+
+  private:
+    void Serve()
+    {
+        for (;;) {
+            int c = accept(fd_, nullptr, nullptr);
+            if (c < 0)
+                return;
+            char buf[8192];
+            std::string req;
+            while (req.find("\r\n\r\n") == std::string::npos) {
+                ssize_t n = recv(c, buf, sizeof buf, 0);
+                if (n <= 0)
+                    break;
+                req.append(buf, (size_t)n);
+            }
+            (void)!send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+            close(c);
+        }
+    }
+    int fd_ = -1;
+    int port_ = 0;
+    std::string answer_;
+    std::thread thread_;
+};
+
+TEST(MqadminCli, AnswersThatAreNotTheAdminApiExitTwo)
+{
+    {
+        CannedServer s(200, "text/html", "<html>hello</html>");
+        Result r = RunProgram({"--url", s.url(), "topic", "list"});
+        EXPECT_EQ(r.code, 2) << r.err;
+        EXPECT_NE(r.err.find("not the admin API's JSON envelope"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(s.url()), std::string::npos) << r.err;
+        r = RunProgram({"--url", s.url(), "metrics"});
+        EXPECT_EQ(r.code, 2) << r.err;
+        EXPECT_NE(r.err.find("line 1 of the metrics"), std::string::npos) << r.err;
+    }
+    {
+        CannedServer s(502, "text/plain", "bad gateway\nmore");
+        Result r = RunProgram({"--url", s.url() + "/", "cluster", "info"});
+        EXPECT_EQ(r.code, 2) << r.err;
+        EXPECT_NE(r.err.find("HTTP 502 from GET " + s.url() + "/api/v1/cluster"), std::string::npos)
+            << r.err;
+        EXPECT_NE(r.err.find("bad gateway"), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find("more"), std::string::npos) << "first line only: " << r.err;
+    }
+}
+
+TEST(MqadminCli, MetricsParserReadsTheExpositionFormat)
+{
+    // escaped label values, a timestamp, NaN and +Inf, comments, blank lines
+    CannedServer s(200, "text/plain; version=0.0.4",
+                   "# HELP mq_partition_size_bytes x\n"
+                   "# TYPE mq_partition_size_bytes gauge\n"
+                   "\n"
+                   "mq_build_info{version=\"9.9\"} 1\n"
+                   "mq_partition_size_bytes{topic=\"a\\\"b\\\\c\",partition=\"7\"} 4096 "
+                   "1700000000000\n"
+                   "mq_partition_log_end_offset{topic=\"a\\\"b\\\\c\",partition=\"7\"} 12\n"
+                   "mq_rpc_duration_seconds_bucket{method=\"Fetch\",le=\"0.001\"} 0\n"
+                   "mq_rpc_duration_seconds_bucket{method=\"Fetch\",le=\"+Inf\"} 3\n"
+                   "mq_rpc_duration_seconds_sum{method=\"Fetch\"} 3.5\n"
+                   "mq_rpc_duration_seconds_count{method=\"Fetch\"} 3\n"
+                   "mq_rpc_requests_total{method=\"Fetch\",grpc_code=\"OK\"} 2\n"
+                   "mq_rpc_requests_total{method=\"Fetch\",grpc_code=\"UNAVAILABLE\"} 1\n"
+                   "mq_uptime_seconds NaN\n");
+    Result r = RunProgram({"--url", s.url(), "-o", "json", "metrics"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    Json j(r.out);
+    ASSERT_NE(j.j, nullptr) << r.out;
+    EXPECT_STREQ(cJSON_GetObjectItem(j.get("broker"), "version")->valuestring, "9.9");
+    EXPECT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(j.get("broker"), "uptime_seconds"))) << r.out;
+    cJSON *p = cJSON_GetArrayItem(j.get("partitions"), 0);
+    ASSERT_NE(p, nullptr) << r.out;
+    EXPECT_STREQ(cJSON_GetObjectItem(p, "topic")->valuestring, "a\"b\\c");
+    EXPECT_EQ(cJSON_GetObjectItem(p, "partition")->valuedouble, 7);
+    EXPECT_EQ(cJSON_GetObjectItem(p, "size_bytes")->valuedouble, 4096);
+    EXPECT_EQ(cJSON_GetObjectItem(p, "log_end_offset")->valuedouble, 12);
+    cJSON *f = cJSON_GetArrayItem(j.get("rpc"), 0);
+    ASSERT_NE(f, nullptr) << r.out;
+    EXPECT_EQ(cJSON_GetObjectItem(f, "requests")->valuedouble, 3);
+    EXPECT_EQ(cJSON_GetObjectItem(f, "errors")->valuedouble, 1);
+    EXPECT_DOUBLE_EQ(cJSON_GetObjectItem(f, "latency_avg_seconds")->valuedouble, 3.5 / 3);
+    // the 99th percentile is past the last finite bucket: unknown
+    EXPECT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(f, "latency_p99_le_seconds"))) << r.out;
+
+    r = RunProgram({"--url", s.url(), "-o", "csv", "metrics"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("partition,\"a\"\"b\\c/7\",size_bytes,4096\n"), std::string::npos)
+        << r.out;
+}
+
+TEST(MqadminCli, BrokenMetricsLineIsNamed)
+{
+    CannedServer s(200, "text/plain", "mq_topics 1\nmq_partitions{x=\"unterminated} 3\n");
+    Result r = RunProgram({"--url", s.url(), "metrics"});
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("line 2 of the metrics"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("mq_partitions{x="), std::string::npos) << r.err;
 }
 
 // ---- against a broker --------------------------------------------------------
@@ -724,6 +859,12 @@ TEST_F(Mqadmin, MetricsSummary)
     for (const char *s : {"Connections open:", "gRPC requests", "Produce", "Admin requests",
                           "Partitions", "PRODUCED"})
         EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+
+    r = Admin({"metrics"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("\npartition,m/1,log_end_offset,30\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\nrpc,Produce,requests,2\n"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("rpc,Produce,method,"), std::string::npos) << r.out;
 
     r = Admin({"metrics", "--raw"}, "table");
     ASSERT_EQ(r.code, 0) << r.err;
