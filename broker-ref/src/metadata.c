@@ -2,6 +2,7 @@
  * partition, and the topics asked for (or all of them). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "call.h"
 #include "config.h"
@@ -134,6 +135,9 @@ void metadata_handle(call_t *c, uint8_t *msg, size_t len)
             }
             port = atoi(colon + 1);
         }
+        /* A wildcard bind is no address to connect to: name the machine. */
+        if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+            gethostname(host, sizeof(host) - 1);
         Mq__V1__BrokerInfo bi = MQ__V1__BROKER_INFO__INIT;
         bi.node_id = g_config.node_id;
         bi.host = host;
