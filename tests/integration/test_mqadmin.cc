@@ -66,12 +66,14 @@ struct RunOpts {
     std::vector<std::string> env; // extra "K=V"
     bool tty_stdin = false;       // stdin is a pseudo-terminal
     std::string input;            // written to the terminal (tty_stdin)
+    bool tty_stdout = false;      // stdout is a pseudo-terminal (its \r\n read as \n)
     std::string program;          // default: mqadmin
     int timeout_ms = 30000;
 };
 
 // Runs the program to completion, capturing stdout and stderr. stdin is
-// /dev/null, or a pty (with `input` typed into it) when tty_stdin is set.
+// /dev/null, or a pty (with `input` typed into it) when tty_stdin is set;
+// stdout is a pty when tty_stdout is set.
 Result RunProgram(const std::vector<std::string> &args, const RunOpts &o = RunOpts())
 {
     Result r;
@@ -89,19 +91,20 @@ Result RunProgram(const std::vector<std::string> &args, const RunOpts &o = RunOp
     int out[2], err[2], master = -1, slave = -1;
     if (pipe(out) != 0 || pipe(err) != 0)
         return r;
-    if (o.tty_stdin && openpty(&master, &slave, nullptr, nullptr, nullptr) != 0)
+    if ((o.tty_stdin || o.tty_stdout) && openpty(&master, &slave, nullptr, nullptr, nullptr) != 0)
         return r;
     fflush(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
-        if (o.tty_stdin) {
+        if (o.tty_stdin || o.tty_stdout)
             setsid();
+        if (o.tty_stdin) {
             dup2(slave, 0);
         } else {
             int devnull = open("/dev/null", O_RDONLY);
             dup2(devnull, 0);
         }
-        dup2(out[1], 1);
+        dup2(o.tty_stdout ? slave : out[1], 1);
         dup2(err[1], 2);
         for (int fd = 3; fd < 256; fd++)
             close(fd);
@@ -115,24 +118,35 @@ Result RunProgram(const std::vector<std::string> &args, const RunOpts &o = RunOp
     if (master >= 0 && !o.input.empty())
         (void)!write(master, o.input.data(), o.input.size());
 
+    // with a pty on stdout, the terminal is stdout (and the pipe stays quiet)
+    int out_fd = o.tty_stdout ? master : out[0];
     long long deadline = test_now_ms() + o.timeout_ms;
     bool open_out = true, open_err = true;
+    std::string tty;
     while ((open_out || open_err) && test_now_ms() < deadline) {
-        pollfd p[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {master, POLLIN, 0}};
-        if (poll(p, master >= 0 ? 3 : 2, 100) <= 0)
+        pollfd p[3] = {{out_fd, POLLIN, 0}, {err[0], POLLIN, 0}, {master, POLLIN, 0}};
+        int np = master >= 0 && !o.tty_stdout ? 3 : 2;
+        if (poll(p, np, 100) <= 0)
             continue;
         char buf[4096];
         for (int i = 0; i < 2; i++) {
-            if (!(p[i].revents & (POLLIN | POLLHUP)))
+            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            ssize_t n = read(p[i].fd, buf, sizeof buf);
+            ssize_t n = read(p[i].fd, buf, sizeof buf); // a pty says EIO at the end
             if (n > 0)
                 (i ? r.err : r.out).append(buf, (size_t)n);
             else
                 (i ? open_err : open_out) = false;
         }
-        if (master >= 0 && (p[2].revents & POLLIN))
+        if (np == 3 && (p[2].revents & POLLIN))
             (void)!read(master, buf, sizeof buf); // the terminal's echo
+    }
+    if (o.tty_stdout) {
+        std::string clean;
+        for (char c : r.out)
+            if (c != '\r')
+                clean += c;
+        r.out = clean;
     }
     int status = 0;
     if (open_out || open_err) {
@@ -594,6 +608,33 @@ TEST_F(Mqadmin, JsonIsTheDefaultWhenPiped)
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(SameJson(r.out, ApiData("/api/v1/topics")));
     EXPECT_EQ(r.out.find('\033'), std::string::npos) << "no colors in a pipe";
+}
+
+TEST_F(Mqadmin, TableWithColorsIsTheDefaultOnATerminal)
+{
+    CreateTopic("t", 2);
+    RunOpts o;
+    o.tty_stdout = true;
+    o.env = {"TERM=xterm"};
+    Result r = Admin({"topic", "list"}, nullptr, o);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("\033[1mNAME", 0), 0u) << "a bold header: " << r.out;
+    EXPECT_NE(r.out.find("\nt "), std::string::npos) << r.out;
+
+    r = Admin({"topic", "list", "--no-color"}, nullptr, o);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("NAME", 0), 0u) << r.out;
+    EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
+
+    o.env.push_back("NO_COLOR=1");
+    r = Admin({"topic", "list"}, nullptr, o);
+    EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
+
+    // JSON on a terminal is indented with two spaces and still parses
+    r = Admin({"topic", "describe", "t"}, "json", o);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("{\n  \"name\": \"t\",\n", 0), 0u) << r.out;
+    EXPECT_TRUE(SameJson(r.out, ApiData("/api/v1/topics/t")));
 }
 
 TEST_F(Mqadmin, TablesAreAligned)
