@@ -432,22 +432,29 @@ static void on_created(loop_t *loop, void *arg, mq_err_t err)
 static int create_missing(produce_t *st)
 {
     int started = 0;
+    /* Indexes of batches whose topic is being created, to ask only once. */
+    size_t *asked = malloc(st->req->n_batches * sizeof(*asked) + 1);
+    if (!asked)
+        return 0; /* the batches then fail with UNKNOWN_TOPIC */
     for (size_t i = 0; i < st->req->n_batches; i++) {
         const char *name = st->req->batches[i].topic;
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = !strcmp(st->req->batches[j].topic, name);
-        if (seen || topics_validate_name(name) != MQ_OK)
+        if (topics_validate_name(name) != MQ_OK)
             continue;
         topic_t *t = topics_get(name);
         if (t) {
             topic_release(t);
             continue;
         }
+        int seen = 0;
+        for (int j = 0; j < started && !seen; j++)
+            seen = !strcmp(st->req->batches[asked[j]].topic, name);
+        if (seen)
+            continue;
+        asked[started++] = i;
         st->pending++;
-        started++;
         meta_create_topic(name, g_config.default_partitions, st->call->loop, on_created, st);
     }
+    free(asked);
     return started;
 }
 
