@@ -63,7 +63,6 @@ struct command {
     complete_t pos_complete; /* what positional arguments complete to */
     int (*run)(cli_t *cli, const args_t *a);
     const command_t *const *subcommands; /* NULL-terminated; a group has no run */
-    int hidden;                          /* not listed in help (e.g. __complete) */
 };
 
 struct http;
@@ -81,7 +80,9 @@ struct cli {
     int quiet;                     /* no messages (shell completion) */
 };
 
-/* The command families. */
+/* The command families (one file each; listed in main.c). The consumer-group
+ * and ACL families (`group_command`, `acl_command`) join them when the broker
+ * serves their endpoints. */
 extern const command_t topic_command;
 extern const command_t cluster_command;
 extern const command_t metrics_command;

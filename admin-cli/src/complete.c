@@ -123,8 +123,7 @@ int complete_main(int argc, char **argv)
         offer_options(global_options, cur);
     } else if (cmd->subcommands && pr.args.npos == 0) {
         for (const command_t *const *s = cmd->subcommands; *s; s++)
-            if (!(*s)->hidden)
-                offer((*s)->name, cur);
+            offer((*s)->name, cur);
     } else if (cmd->pos_complete == COMPLETE_TOPIC && pr.args.npos < cmd->max_pos) {
         offer_topics(&pr, cur);
     }

@@ -77,8 +77,7 @@ static void print_subcommands(FILE *out, const command_t *c)
 {
     fprintf(out, "\nCommands:\n");
     for (const command_t *const *s = c->subcommands; *s; s++)
-        if (!(*s)->hidden)
-            fprintf(out, "  %-12s %s\n", (*s)->name, (*s)->summary);
+        fprintf(out, "  %-12s %s\n", (*s)->name, (*s)->summary);
 }
 
 void help_print(FILE *out, const parse_result_t *pr)

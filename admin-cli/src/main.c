@@ -67,14 +67,19 @@ const command_t root_command = {
     .subcommands = families,
 };
 
+static void print_prefix(const cli_t *cli)
+{
+    fprintf(stderr, "%smqadmin:%s ", cli->err_color ? "\033[1;31m" : "",
+            cli->err_color ? "\033[0m" : "");
+}
+
 int cli_fail(cli_t *cli, int code, const char *fmt, ...)
 {
     if (cli->quiet)
         return code;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%smqadmin:%s ", cli->err_color ? "\033[1;31m" : "",
-            cli->err_color ? "\033[0m" : "");
+    print_prefix(cli);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -87,7 +92,7 @@ int cli_usage(cli_t *cli, const char *fmt, ...)
         return CLI_USAGE;
     va_list ap;
     va_start(ap, fmt);
-    fputs("mqadmin: ", stderr);
+    print_prefix(cli);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -207,9 +212,8 @@ static int run(cli_t *cli, const parse_result_t *pr)
         size_t off = 0;
         help_command_path(pr, path, sizeof path);
         for (const command_t *const *s = c->subcommands; *s && off < sizeof names; s++)
-            if (!(*s)->hidden)
-                off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", off ? ", " : "",
-                                        (*s)->name);
+            off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", off ? ", " : "",
+                                    (*s)->name);
         return cli_usage(cli, "'%s' needs a command: %s", path, names);
     }
     int rc = check_positionals(cli, c, &pr->args);
