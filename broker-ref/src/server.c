@@ -39,6 +39,8 @@
 #define H2_MAX_FRAME (1024 * 1024)
 #define H2_MAX_STREAMS 1024
 #define MAX_LOOPS 64
+/* Request bytes a connection may have buffered at once (at least). */
+#define CONN_REQUEST_BYTES_MIN (64u * 1024 * 1024)
 
 /* The seam for TLS: a connection reads and writes through these. */
 typedef struct transport {
@@ -61,7 +63,8 @@ struct conn {
     loop_timer_t flush_timer;
     int in_io; /* inside on_conn_io: it flushes at the end */
     int64_t last_read_ms;
-    int draining; /* GOAWAY sent for shutdown */
+    size_t request_bytes; /* request bytes held by calls not yet answered */
+    int draining;         /* GOAWAY sent for shutdown */
     char peer[64];
     conn_t *next, *prev;
 };
@@ -254,8 +257,10 @@ static void conn_unlink_call(conn_t *c, call_t *call)
 
 void server_call_finished(call_t *call)
 {
-    if (call->conn)
+    if (call->conn) {
         call->conn->active--;
+        call->conn->request_bytes -= call->bytes_in;
+    }
     __atomic_sub_fetch(&g_srv.call_count, 1, __ATOMIC_ACQ_REL);
     int64_t now_us = loop_now_ms() * 1000;
     metrics_rpc(call->method >= 0 ? method_paths[call->method] : call->path, call->grpc_status,
@@ -562,10 +567,22 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
                          const uint8_t *data, size_t len, void *user_data)
 {
     (void)flags;
-    (void)user_data;
     call_t *call = nghttp2_session_get_stream_user_data(session, stream_id);
     if (!call || call->done || !call->headers_ok)
         return 0;
+    /* Bound what one connection can make the broker buffer: many streams
+     * each sending most of max.request.bytes would otherwise add up. */
+    size_t cap = (size_t)g_srv.cfg->max_request_bytes * 4;
+    if (cap < CONN_REQUEST_BYTES_MIN)
+        cap = CONN_REQUEST_BYTES_MIN;
+    conn_t *c = user_data;
+    if (c->request_bytes + len > cap) {
+        call->reset_after_reply = 1;
+        call_fail(call, MQ_GRPC_RESOURCE_EXHAUSTED,
+                  "too much request data in flight on this connection (at most %zu bytes)", cap);
+        return 0;
+    }
+    c->request_bytes += len;
     call->bytes_in += len;
     mq_grpc_decoder_t *d = call->decoder;
     if (!d) {
