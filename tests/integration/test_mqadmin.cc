@@ -30,6 +30,19 @@ namespace
 
 const char *kMqadmin = MQ_BIN_DIR "/mqadmin";
 
+// admin-cli/CMakeLists.txt defines MQ_HAVE_MQADMIN when it builds mqadmin.
+class NeedsMqadmin : public ::testing::Environment
+{
+  public:
+    void SetUp() override
+    {
+#ifndef MQ_HAVE_MQADMIN
+        GTEST_SKIP() << "mqadmin is not built (MQ_BUILD_ADMIN=OFF)";
+#endif
+    }
+};
+const auto *const kNeedsMqadmin = ::testing::AddGlobalTestEnvironment(new NeedsMqadmin);
+
 struct Result {
     int code = -1; // exit code; 128+N for signal N; -1 timed out
     std::string out, err;
