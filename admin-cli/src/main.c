@@ -201,6 +201,9 @@ static int check_positionals(cli_t *cli, const command_t *c, const args_t *a)
         return cli_usage(cli, "missing argument: %s", c->args_usage ? c->args_usage : "");
     if (a->npos > c->max_pos)
         return cli_usage(cli, "unexpected argument '%s'", a->pos[c->max_pos]);
+    for (int i = 0; i < a->npos; i++)
+        if (!a->pos[i][0]) /* "" would address the collection, not an item */
+            return cli_usage(cli, "empty argument: %s", c->args_usage ? c->args_usage : "");
     return CLI_OK;
 }
 

@@ -310,6 +310,7 @@ TEST(MqadminCli, BadUsageExitsOneWithUsage)
         {{"topic", "create", "x", "--partitions", "abc"}, "invalid --partitions 'abc'"},
         {{"topic", "create", "x", "--config", "noequals"}, "invalid --config 'noequals'"},
         {{"topic", "describe", "a", "b"}, "unexpected argument 'b'"},
+        {{"topic", "delete", "", "--yes"}, "empty argument"},
         {{"topic", "alter", "x"}, "nothing to change"},
         {{"topic", "delete", "x", "--yes=1"}, "'--yes' takes no value"},
         {{"--output", "xml", "topic", "list"}, "invalid --output 'xml'"},
