@@ -16,8 +16,9 @@ _mqadmin()
     read -ra words <<<"$line"
     [[ -z $line || $line == *[[:space:]] ]] && words+=("")
     local cur=${words[${#words[@]} - 1]}
+    local prog=${words[0]/#\~/$HOME}
     local IFS=$'\n'
-    out=($("${words[0]}" __complete "${words[@]:1}" 2>/dev/null))
+    out=($("$prog" __complete "${words[@]:1}" 2>/dev/null))
     if [[ ${out[0]} == ":files" ]]; then
         [[ $cur == --*=* ]] && cur=${cur#*=}
         COMPREPLY=($(compgen -f -- "$cur"))
