@@ -278,6 +278,11 @@ static void on_cancel(call_t *c)
 /* Finds or adds the flush slot of (topic, partition). */
 static int slot_for(produce_t *st, const char *topic, int32_t partition)
 {
+    /* Batches for one partition usually come together: try the last first. */
+    int last = st->nslots - 1;
+    if (last >= 0 && st->slots[last].partition == partition &&
+        !strcmp(st->slots[last].topic, topic))
+        return last;
     for (int i = 0; i < st->nslots; i++)
         if (st->slots[i].partition == partition && !strcmp(st->slots[i].topic, topic))
             return i;
