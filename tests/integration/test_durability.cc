@@ -370,7 +370,9 @@ TEST_F(DurabilityTest, StraceShowsFdatasyncBeforeTheAcksAllResponse)
         out,
         "-e",
         "trace=fdatasync,fsync,write,writev,pwrite64,pwritev,pwritev2,sendmsg,sendto,sendmmsg"};
-    ASSERT_NO_FATAL_FAILURE(StartBroker({}, {}, wrapper));
+    // LeakSanitizer cannot run under ptrace: off for a sanitizer build.
+    ASSERT_NO_FATAL_FAILURE(
+        StartBroker({}, {"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"}, wrapper));
     ASSERT_NO_FATAL_FAILURE(CreateTopic("trace", 1));
     rawclient_t *rc = Connect();
     ASSERT_NE(rc, nullptr);
