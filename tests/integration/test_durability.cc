@@ -357,6 +357,17 @@ TEST_F(DurabilityTest, StraceShowsFdatasyncBeforeTheAcksAllResponse)
     char dir[512];
     ASSERT_EQ(test_make_temp_dir(dir, sizeof dir, "mq-strace"), 0);
     std::string out = std::string(dir) + "/strace.txt";
+    // Removed on every exit path unless MQ_TEST_KEEP is set.
+    struct DirGuard {
+        const char *dir;
+        ~DirGuard()
+        {
+            if (getenv("MQ_TEST_KEEP"))
+                fprintf(stderr, "strace output kept in %s\n", dir);
+            else
+                test_remove_tree(dir);
+        }
+    } guard{dir};
     std::vector<std::string> wrapper = {
         "/usr/bin/strace",
         "-f",
@@ -431,10 +442,6 @@ TEST_F(DurabilityTest, StraceShowsFdatasyncBeforeTheAcksAllResponse)
     if (sync)
         printf("write %.6f -> fdatasync done %.6f -> response %.6f\n", log_write->start, sync->end,
                response->start);
-    if (HasFailure() || getenv("MQ_TEST_KEEP"))
-        fprintf(stderr, "strace output kept in %s\n", out.c_str());
-    else
-        test_remove_tree(dir);
 }
 
 } // namespace
