@@ -220,7 +220,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static int has_base(const int64_t *bases, size_t n, int64_t base)
 {
-    return bsearch(&base, bases, n, sizeof(*bases), cmp_i64) != NULL;
+    return n > 0 && bsearch(&base, bases, n, sizeof(*bases), cmp_i64) != NULL;
 }
 
 /* Lists the segments' base offsets, sorted, and removes index files left
@@ -251,7 +251,8 @@ static mq_err_t list_bases(const char *dir, int64_t **out, size_t *count)
         }
         bases[n++] = base;
     }
-    qsort(bases, n, sizeof(*bases), cmp_i64);
+    if (n > 1)
+        qsort(bases, n, sizeof(*bases), cmp_i64);
     rewinddir(d);
     while ((de = readdir(d)) != NULL) {
         int64_t base = parse_name(de->d_name, ".index");
