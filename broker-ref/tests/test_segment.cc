@@ -294,18 +294,32 @@ ssize_t failing_pwrite(int fd, const void *buf, size_t n, off_t off)
     return pwrite(fd, buf, n, off);
 }
 
-int failing_fdatasync(int)
+std::atomic<int> g_fail_syncs{0};
+
+int failing_fdatasync(int fd)
 {
+    if (g_fail_syncs.load() == 0)
+        return fdatasync(fd);
     errno = EIO;
     return -1;
 }
 
+// The hooks are installed for the whole test (background roll syncs read
+// them) and switched on and off through the counters.
 struct FaultTest : PartTest {
+    void SetUp() override
+    {
+        g_fail_writes = 0;
+        g_fail_syncs = 0;
+        part_io_pwrite = failing_pwrite;
+        part_io_fdatasync = failing_fdatasync;
+    }
     void TearDown() override
     {
+        PartTest::TearDown(); // closes: no sync thread runs after this
+        p = nullptr;
         part_io_pwrite = pwrite;
         part_io_fdatasync = fdatasync;
-        PartTest::TearDown();
     }
 };
 
@@ -319,13 +333,11 @@ TEST_F(FaultTest, FailedWriteLeavesLogAsBefore)
     off_t before = file_size(log);
     part_stats_t st0 = stats(p);
 
-    part_io_pwrite = failing_pwrite;
     g_partial = 1;
     g_fail_writes = 2; // the partial write, then the retry of the rest
     Bytes b = make_batch(3, 200, 1000, 99);
     int64_t base, lat;
     EXPECT_EQ(part_append(p, b.data(), b.size(), 1000, &base, &lat), MQ_ERR_STORAGE);
-    part_io_pwrite = pwrite;
 
     EXPECT_EQ(file_size(log), before);
     part_stats_t st1 = stats(p);
@@ -355,13 +367,11 @@ TEST_F(FaultTest, FailedWriteAfterRollLeavesLogIntact)
     append(p, make_batch(2, 100, 0));
     append(p, make_batch(2, 100, 0));
     // A full disk during the append after a roll.
-    part_io_pwrite = failing_pwrite;
     g_fail_writes = 1000;
     Bytes b = make_batch(2, 100, 0);
     int64_t base, lat;
     EXPECT_EQ(part_append(p, b.data(), b.size(), 0, &base, &lat), MQ_ERR_STORAGE);
     g_fail_writes = 0;
-    part_io_pwrite = pwrite;
     EXPECT_EQ(stats(p).log_end_offset, 4);
     EXPECT_EQ(read_all(p, 0).size(), 2u);
     EXPECT_EQ(append(p, make_batch(2, 100, 0)).base, 4);
@@ -372,11 +382,11 @@ TEST_F(FaultTest, FailedFlushReportsStorageError)
 {
     open();
     append(p, make_batch(2, 10, 0));
-    part_io_fdatasync = failing_fdatasync;
+    g_fail_syncs = 1;
     EXPECT_EQ(part_flush(p), MQ_ERR_STORAGE);
     EXPECT_EQ(stats(p).flushed_offset, 0);
     EXPECT_TRUE(part_needs_flush(p));
-    part_io_fdatasync = fdatasync;
+    g_fail_syncs = 0;
     EXPECT_EQ(part_flush(p), MQ_OK);
     EXPECT_EQ(stats(p).flushed_offset, 2);
 }
