@@ -276,6 +276,59 @@ TEST_F(ProduceFetchTest, MaxBytesCapsTheResponseButReturnsAtLeastOneBatch)
     rc_fetch_result_free(&fr);
 }
 
+TEST_F(ProduceFetchTest, OneFetchCoversSeveralPartitionsWithPerPartitionErrors)
+{
+    auto b0 = MakeBatch(4, 30, rc_now_ms(), 600);
+    auto b2 = MakeBatch(6, 30, rc_now_ms(), 602);
+    EXPECT_EQ(ProduceOk(rc_, "pf", 0, b0), 0);
+    EXPECT_EQ(ProduceOk(rc_, "pf", 2, b2), 0);
+
+    Mq__V1__FetchPartition parts[4];
+    Mq__V1__FetchPartition *pp[4];
+    const char *topics[4] = {"pf", "pf", "no-such-topic", "pf"};
+    const int32_t nums[4] = {2, 0, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        mq__v1__fetch_partition__init(&parts[i]);
+        parts[i].topic = (char *)topics[i];
+        parts[i].partition = nums[i];
+        parts[i].fetch_offset = 0;
+        parts[i].partition_max_bytes = 1 << 20;
+        pp[i] = &parts[i];
+    }
+    Mq__V1__FetchRequest req = MQ__V1__FETCH_REQUEST__INIT;
+    req.max_wait_ms = 0;
+    req.max_bytes = 4 << 20;
+    req.n_partitions = 4;
+    req.partitions = pp;
+    std::vector<uint8_t> buf(mq__v1__fetch_request__get_packed_size(&req));
+    mq__v1__fetch_request__pack(&req, buf.data());
+    rc_result_t r;
+    ASSERT_EQ(rc_unary(rc_, RC_PATH_FETCH, buf.data(), buf.size(), nullptr, RC_CALL_TIMEOUT_MS, &r),
+              1);
+    ASSERT_EQ(r.grpc_status, 0) << r.grpc_message;
+    Mq__V1__FetchResponse *resp = mq__v1__fetch_response__unpack(nullptr, r.msg_len, r.msg);
+    rc_result_free(&r);
+    ASSERT_NE(resp, nullptr);
+    ASSERT_EQ(resp->n_partitions, 4u);
+    for (int i = 0; i < 4; i++) {
+        EXPECT_STREQ(resp->partitions[i]->topic, topics[i]);
+        EXPECT_EQ(resp->partitions[i]->partition, nums[i]);
+    }
+    auto got = SplitBatches(resp->partitions[0]->records.data, resp->partitions[0]->records.len);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(SameBatch(got[0].bytes, b2, 0));
+    EXPECT_EQ(resp->partitions[0]->high_watermark, 6);
+    got = SplitBatches(resp->partitions[1]->records.data, resp->partitions[1]->records.len);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(SameBatch(got[0].bytes, b0, 0));
+    EXPECT_EQ(resp->partitions[2]->error_code, kWireUnknownTopic);
+    EXPECT_EQ(resp->partitions[2]->records.len, 0u);
+    EXPECT_EQ(resp->partitions[3]->error_code, 0);
+    EXPECT_EQ(resp->partitions[3]->records.len, 0u);
+    EXPECT_EQ(resp->partitions[3]->high_watermark, 0);
+    mq__v1__fetch_response__free_unpacked(resp, nullptr);
+}
+
 TEST_F(ProduceFetchTest, ListOffsetsEarliestLatestAndByTimestamp)
 {
     int64_t t0 = rc_now_ms() - 60000;
