@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -23,21 +22,43 @@ struct Vector {
     int32_t partition;
 };
 
-// Reads vectors/murmur2.json: a flat list of objects with string/int fields,
-// parsed with a regex so the test needs no JSON library.
+// Reads vectors/murmur2.json: a flat list of objects with fields in the
+// order key, murmur2, partitions, partition. Parsed by hand so the test
+// needs no JSON library (keys hold no escapes).
+std::string field_after(const std::string &text, size_t &pos, const std::string &name)
+{
+    size_t at = text.find("\"" + name + "\":", pos);
+    if (at == std::string::npos)
+        return "0";
+    at += name.size() + 3;
+    while (text[at] == ' ')
+        at++;
+    size_t end;
+    if (text[at] == '"') {
+        end = text.find('"', at + 1);
+        pos = end + 1;
+        return text.substr(at + 1, end - at - 1);
+    }
+    end = text.find_first_of(",}", at);
+    pos = end;
+    return text.substr(at, end - at);
+}
+
 std::vector<Vector> load_vectors()
 {
     std::ifstream in(MQ_SOURCE_DIR "/sdk/c/tests/vectors/murmur2.json");
     std::stringstream ss;
     ss << in.rdbuf();
     std::string text = ss.str();
-    std::regex re(
-        R"re(\{\s*"key"\s*:\s*"([^"]*)"\s*,\s*"murmur2"\s*:\s*(-?\d+)\s*,\s*"partitions"\s*:\s*(\d+)\s*,\s*"partition"\s*:\s*(\d+)\s*\})re");
     std::vector<Vector> out;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
-         ++it) {
-        out.push_back({(*it)[1], (int32_t)std::stol((*it)[2]), (int32_t)std::stoi((*it)[3]),
-                       (int32_t)std::stoi((*it)[4])});
+    size_t pos = text.find("\"vectors\"");
+    while (pos != std::string::npos && text.find("\"key\":", pos) != std::string::npos) {
+        Vector v;
+        v.key = field_after(text, pos, "key");
+        v.murmur2 = (int32_t)std::stol(field_after(text, pos, "murmur2"));
+        v.partitions = (int32_t)std::stoi(field_after(text, pos, "partitions"));
+        v.partition = (int32_t)std::stoi(field_after(text, pos, "partition"));
+        out.push_back(v);
     }
     return out;
 }

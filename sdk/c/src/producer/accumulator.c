@@ -146,7 +146,8 @@ static mq_pbatch_t *new_batch(mq_acc_t *acc, mq_topic_t *t, int32_t partition, i
 }
 
 /* Appends to the partition's open batch, sealing it first if the record
- * would overflow batch.size, and after if it reached batch.num.messages. */
+ * would overflow batch.size, and after if it reached batch.num.messages.
+ * now: the message's monotonic time, or 0 to read the clock if needed. */
 static mq_err_t append_to_partition(mq_acc_t *acc, mq_topic_t *t, int32_t partition,
                                     const void *key, size_t key_len, const void *value,
                                     size_t value_len, const mq_header_t *headers,
@@ -159,6 +160,8 @@ static mq_err_t append_to_partition(mq_acc_t *acc, mq_topic_t *t, int32_t partit
         *woke = 1;
     }
     if (!tp->open) {
+        if (!now)
+            now = mq__mono_ms();
         tp->open = new_batch(acc, t, partition, now);
         if (!tp->open)
             return MQ_ERR_NO_MEMORY;
@@ -267,7 +270,9 @@ mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, con
                         void *opaque, size_t record_size, int block)
 {
     int woke = 0;
-    int64_t now = mq__mono_ms();
+    /* The clock is read only when a batch starts (clock_gettime is a
+     * noticeable part of an append on some VMs). */
+    int64_t now = 0;
     pthread_mutex_lock(&acc->lock);
     mq_err_t err = wait_space(acc, record_size, block);
     if (err != MQ_OK)
@@ -287,7 +292,7 @@ mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, con
             goto out;
         }
         err = park_unassigned(t, partition, key, key_len, value, value_len, headers, header_count,
-                              timestamp, opaque, record_size, now);
+                              timestamp, opaque, record_size, mq__mono_ms());
     } else {
         int32_t p = mq__partition_choose(&t->sticky, partition, key, key_len, t->partitions);
         if (p < 0) {
