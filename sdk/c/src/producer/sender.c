@@ -216,15 +216,26 @@ static mq_err_t finish_batch(mq_producer_t *p, mq_pbatch_t *b)
     return err;
 }
 
+/* Puts batches that could not be sent back for another try. */
+static void requeue_all(mq_producer_t *p, mq_pbatch_t **batches, size_t n)
+{
+    int64_t at = mq__mono_ms() + p->conf->retry_backoff_ms;
+    for (size_t i = 0; i < n; i++)
+        mq__acc_requeue(&p->acc, batches[i], at);
+}
+
 static void send_produce(mq_producer_t *p, mq_pbatch_t **batches, size_t n)
 {
     produce_call_t *call = malloc(sizeof(*call) + n * sizeof(mq_pbatch_t *));
     Mq__V1__PartitionBatch *pb = calloc(n, sizeof(*pb));
     Mq__V1__PartitionBatch **pbp = calloc(n, sizeof(*pbp));
     uint8_t *buf = NULL;
-    mq_err_t err = call && pb && pbp ? MQ_OK : MQ_ERR_NO_MEMORY;
     size_t m = 0;
-    for (size_t i = 0; i < n && err == MQ_OK; i++) {
+    if (!call || !pb || !pbp) {
+        requeue_all(p, batches, n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
         mq_pbatch_t *b = batches[i];
         mq_err_t e = finish_batch(p, b);
         if (e != MQ_OK) {
@@ -239,8 +250,8 @@ static void send_produce(mq_producer_t *p, mq_pbatch_t **batches, size_t n)
         pbp[m] = &pb[m];
         call->batches[m++] = b;
     }
-    if (err != MQ_OK || m == 0)
-        goto fail;
+    if (m == 0)
+        goto out;
     call->p = p;
     call->n = m;
     call->sent_ms = mq__mono_ms();
@@ -251,14 +262,15 @@ static void send_produce(mq_producer_t *p, mq_pbatch_t **batches, size_t n)
     req.batches = pbp;
     size_t len = mq__v1__produce_request__get_packed_size(&req);
     if (!(buf = malloc(len ? len : 1))) {
-        err = MQ_ERR_NO_MEMORY;
-        goto fail;
+        requeue_all(p, call->batches, m);
+        goto out;
     }
     mq__v1__produce_request__pack(&req, buf);
-    err = mq__conn_call(p->conn, "/mq.v1.Broker/Produce", buf, len, p->conf->request_timeout_ms,
-                        on_produce, call);
-    if (err != MQ_OK)
-        goto fail;
+    if (mq__conn_call(p->conn, "/mq.v1.Broker/Produce", buf, len, p->conf->request_timeout_ms,
+                      on_produce, call) != MQ_OK) {
+        requeue_all(p, call->batches, m);
+        goto out;
+    }
     p->produce_in_flight++;
     p->stats.requests++;
     for (size_t i = 0; i < m; i++) {
@@ -266,16 +278,8 @@ static void send_produce(mq_producer_t *p, mq_pbatch_t **batches, size_t n)
         p->stats.msgs_sent += call->batches[i]->count;
         p->stats.bytes_sent += (int64_t)call->batches[i]->wire_len;
     }
-    free(buf);
-    free(pb);
-    free(pbp);
-    return;
-fail:
-    /* Not sent: put the batches back for another try. */
-    for (size_t i = 0; call && i < m; i++)
-        mq__acc_requeue(&p->acc, call->batches[i], mq__mono_ms() + p->conf->retry_backoff_ms);
-    for (size_t i = call ? m : 0; !call && i < n; i++)
-        mq__acc_requeue(&p->acc, batches[i], mq__mono_ms() + p->conf->retry_backoff_ms);
+    call = NULL; /* owned by the call now */
+out:
     free(call);
     free(buf);
     free(pb);
