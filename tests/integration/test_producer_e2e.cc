@@ -85,6 +85,8 @@ class ProducerTest : public BrokerTestBase
                     r.count++;
                     got++;
                 }
+            } else if (mq_event_type(ev) == MQ_EVENT_ERROR) {
+                error_events_++;
             } else if (mq_event_type(ev) == MQ_EVENT_STATS && stats) {
                 *stats = mq_event_stats(ev);
             }
@@ -92,6 +94,8 @@ class ProducerTest : public BrokerTestBase
         }
         EXPECT_EQ(got, n) << "every message must get exactly one delivery report";
     }
+
+    int error_events_ = 0;
 };
 
 std::string key_of(size_t i)
@@ -295,6 +299,44 @@ TEST_F(ProducerTest, BrokerStartedLaterGetsTheMessages)
     Collect(p, reports, n);
     for (int i = 0; i < n; i++)
         ASSERT_EQ(reports[i].err, MQ_OK) << i;
+    mq_producer_destroy(p);
+}
+
+// The broker dies mid-stream (kill -9) and comes back on the same port:
+// in-flight batches are retried after reconnecting and every message is
+// delivered (without idempotence a retry may store a batch twice).
+TEST_F(ProducerTest, BrokerKilledAndRestartedMessagesRetried)
+{
+    int port = free_port();
+    std::string listen = "127.0.0.1:" + std::to_string(port);
+    StartBroker({"--listen", listen});
+    CreateTopic("retry", 2);
+    mq_producer_t *p = NewProducer(listen, {{"reconnect.backoff.ms", "20"},
+                                            {"reconnect.backoff.max.ms", "200"},
+                                            {"retry.backoff.ms", "20"},
+                                            {"linger.ms", "2"}});
+    ASSERT_NE(p, nullptr);
+    const int n = scale(100000, 10000);
+    std::vector<Report> reports(n);
+    for (int i = 0; i < n; i++) {
+        if (i == n / 2) {
+            ASSERT_EQ(broker_.Kill(), 0);
+            usleep(100 * 1000);
+            ASSERT_TRUE(broker_.Restart()) << broker_.error();
+            ASSERT_EQ(broker_.port(), port);
+        }
+        std::string v = value_of(i, 50);
+        ASSERT_EQ(mq_produce(p, "retry", -1, NULL, 0, v.data(), v.size(), NULL, 0, 0,
+                             (void *)(uintptr_t)i, MQ_PRODUCE_BLOCK),
+                  MQ_OK);
+    }
+    ASSERT_EQ(mq_producer_flush(p, 30000), MQ_OK);
+    Collect(p, reports, n);
+    for (int i = 0; i < n; i++) {
+        ASSERT_EQ(reports[i].count, 1);
+        ASSERT_EQ(reports[i].err, MQ_OK) << i << ": " << mq_err_str(reports[i].err);
+    }
+    EXPECT_GE(error_events_, 1) << "the lost connection is reported as an error event";
     mq_producer_destroy(p);
 }
 
