@@ -254,6 +254,34 @@ TEST_F(ProducerTest, ExplicitPartitionKeepsOrderAndHeaders)
     mq__record_iter_free(&it);
 }
 
+// acks=none: the broker reports no outcome, so the report says "possibly
+// persisted" with no offset; acks=leader: persisted with offsets.
+TEST_F(ProducerTest, AcksNoneAndLeader)
+{
+    StartBroker();
+    CreateTopic("acks", 1);
+    for (const char *acks : {"none", "leader"}) {
+        mq_producer_t *p = NewProducer(broker_.client_addr(), {{"acks", acks}});
+        ASSERT_NE(p, nullptr);
+        std::vector<Report> reports(100);
+        for (int i = 0; i < 100; i++)
+            ASSERT_EQ(
+                mq_produce(p, "acks", 0, NULL, 0, "v", 1, NULL, 0, 0, (void *)(uintptr_t)i, 0),
+                MQ_OK);
+        Collect(p, reports, 100, 10000);
+        bool none = !strcmp(acks, "none");
+        for (auto &r : reports) {
+            ASSERT_EQ(r.err, MQ_OK) << acks;
+            ASSERT_EQ(r.persisted, none ? MQ_POSSIBLY_PERSISTED : MQ_PERSISTED) << acks;
+            if (none)
+                ASSERT_EQ(r.offset, -1);
+            else
+                ASSERT_GE(r.offset, 100); // after the acks=none messages
+        }
+        mq_producer_destroy(p);
+    }
+}
+
 TEST_F(ProducerTest, UnknownTopicAndPartitionAreReported)
 {
     StartBroker();
