@@ -262,8 +262,8 @@ TEST(Config, DocListsEveryKey)
         EXPECT_NE(std::string::npos, doc.find(std::string("`") + k + "`")) << k;
 }
 
-// docs/configuration.md is generated; it must match the table in the code.
-// Regenerate with: mqbroker --print-config-doc > docs/configuration.md
+// docs/configuration.md is generated: it starts with the broker's table and
+// ends with the client's. Regenerate with: scripts/gen-config-doc
 TEST(Config, CommittedDocMatchesTable)
 {
     char *text = nullptr;
@@ -277,7 +277,6 @@ TEST(Config, CommittedDocMatchesTable)
     ASSERT_TRUE(in.good()) << "docs/configuration.md is missing";
     std::stringstream ss;
     ss << in.rdbuf();
-    EXPECT_EQ(generated, ss.str())
-        << "docs/configuration.md is stale: run `mqbroker --print-config-doc > "
-           "docs/configuration.md`";
+    EXPECT_EQ(generated, ss.str().substr(0, generated.size()))
+        << "docs/configuration.md is stale: run scripts/gen-config-doc";
 }

@@ -362,7 +362,7 @@ void mq__conf_write_markdown(FILE *out)
     fprintf(out, "## Client (libmqclient)\n\n"
                  "Set with `mq_conf_set(conf, key, value, errstr, errstr_size)`. "
                  "Generated from the table in `sdk/c/src/conf.c` by "
-                 "`mq-perf --print-config-doc`; do not edit by hand.\n\n"
+                 "`scripts/gen-config-doc`; do not edit by hand.\n\n"
                  "| Key | Type | Default | Allowed | Description |\n"
                  "| --- | --- | --- | --- | --- |\n");
     static const char *type_names[] = {"integer", "boolean", "enum", "string"};

@@ -1,6 +1,8 @@
 // Config table: defaults, parsing, range checks, error text, get/dup, docs.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 extern "C" {
@@ -187,4 +189,25 @@ TEST(Conf, MarkdownListsEveryKey)
             << mq__conf_key_name(i);
     EXPECT_NE(md.find("| `linger.ms` | integer | `5` | an integer from 0 to 900000 |"),
               std::string::npos);
+}
+
+// docs/configuration.md is generated: the broker's table, then the client's.
+// Regenerate with: scripts/gen-config-doc
+TEST(Conf, CommittedDocMatchesTable)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    mq__conf_write_markdown(f);
+    fclose(f);
+    std::string generated(text, len);
+    free(text);
+    std::ifstream in(std::string(MQ_SOURCE_DIR) + "/docs/configuration.md");
+    ASSERT_TRUE(in.good()) << "docs/configuration.md is missing";
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string doc = ss.str();
+    ASSERT_GE(doc.size(), generated.size());
+    EXPECT_EQ(generated, doc.substr(doc.size() - generated.size()))
+        << "docs/configuration.md is stale: run scripts/gen-config-doc";
 }
