@@ -69,6 +69,14 @@ typedef enum mq_err {
     MQ_ERR_TOPIC_AUTHORIZATION = -30,   /**< The principal may not use the topic. */
     MQ_ERR_GROUP_AUTHORIZATION = -31,   /**< The principal may not use the group. */
     MQ_ERR_CLUSTER_AUTHORIZATION = -32, /**< The principal may not act on the cluster. */
+    MQ_ERR_UNKNOWN_MEMBER = -33,        /**< The group does not know the member: join again. */
+    MQ_ERR_FENCED_MEMBER_EPOCH = -34,   /**< Member epoch fenced: drop all partitions, rejoin. */
+    MQ_ERR_STALE_MEMBER_EPOCH = -35,    /**< Partition not owned at that epoch: heartbeat first. */
+    MQ_ERR_GROUP_NOT_EMPTY = -36,       /**< The operation needs a group without members. */
+    MQ_ERR_INVALID_SESSION_TIMEOUT = -37, /**< Session timeout outside the broker's bounds. */
+    MQ_ERR_UNSUPPORTED_ASSIGNOR = -38,    /**< The broker has no assignor of that name. */
+    MQ_ERR_INVALID_GROUP_ID = -39,        /**< Empty, too long or bad characters. */
+    MQ_ERR_MAX_POLL_EXCEEDED = -40,       /**< No poll within max.poll.interval.ms: left group. */
 } mq_err_t;
 
 /**

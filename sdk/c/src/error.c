@@ -50,6 +50,14 @@ static const struct err_entry table[] = {
     E(MQ_ERR_TOPIC_AUTHORIZATION, "not authorized for topic", PERMISSION_DENIED, 403, 0),
     E(MQ_ERR_GROUP_AUTHORIZATION, "not authorized for group", PERMISSION_DENIED, 403, 0),
     E(MQ_ERR_CLUSTER_AUTHORIZATION, "not authorized for cluster", PERMISSION_DENIED, 403, 0),
+    E(MQ_ERR_UNKNOWN_MEMBER, "unknown group member", FAILED_PRECONDITION, 409, 0),
+    E(MQ_ERR_FENCED_MEMBER_EPOCH, "member epoch fenced", FAILED_PRECONDITION, 409, 0),
+    E(MQ_ERR_STALE_MEMBER_EPOCH, "stale member epoch", FAILED_PRECONDITION, 409, 1),
+    E(MQ_ERR_GROUP_NOT_EMPTY, "group has members", FAILED_PRECONDITION, 409, 0),
+    E(MQ_ERR_INVALID_SESSION_TIMEOUT, "session timeout out of range", INVALID_ARGUMENT, 400, 0),
+    E(MQ_ERR_UNSUPPORTED_ASSIGNOR, "unknown partition assignor", INVALID_ARGUMENT, 400, 0),
+    E(MQ_ERR_INVALID_GROUP_ID, "invalid group id", INVALID_ARGUMENT, 400, 0),
+    E(MQ_ERR_MAX_POLL_EXCEEDED, "max.poll.interval.ms exceeded", FAILED_PRECONDITION, 409, 0),
 };
 
 #undef E
