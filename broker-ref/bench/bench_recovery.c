@@ -9,6 +9,7 @@
  *
  * usage: bench_recovery [--bytes N] [--dir DIR] [--keep] */
 #include <errno.h>
+#include <sys/stat.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -180,6 +181,10 @@ int main(int argc, char **argv)
     char root[4096];
     if (base_dir) {
         snprintf(root, sizeof(root), "%s", base_dir);
+        if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "bench_recovery: cannot create %s: %s\n", root, strerror(errno));
+            return 1;
+        }
     } else if (mkdtemp(tmpl)) {
         snprintf(root, sizeof(root), "%s", tmpl);
     } else {
