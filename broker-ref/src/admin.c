@@ -29,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 
 #define IDLE_TIMEOUT_MS 60000
 /* The admin port serves operators and scrapers, not traffic: past this many
@@ -62,6 +63,9 @@ struct admin_conn {
     int writing;    /* EPOLLOUT registered */
     int reading;    /* EPOLLIN registered */
     int64_t last_active_ms;
+    SSL *ssl;        /* TLS admin port: the session; NULL on plaintext */
+    int handshaking; /* TLS handshake not finished */
+    char principal[256];
     buf_t in;
     buf_t out;
     size_t out_off;
@@ -159,6 +163,7 @@ static admin_req_t *req_new(admin_conn_t *c, int32_t stream_id)
     r->loop = c->loop;
     r->stream_id = stream_id;
     r->start_ms = loop_now_ms();
+    snprintf(r->principal, sizeof(r->principal), "%s", c->principal);
     r->next = c->reqs;
     if (c->reqs)
         c->reqs->prev = r;
@@ -694,8 +699,12 @@ static void conn_flush(admin_conn_t *c)
 {
     if (c->closed)
         return;
+    if (c->handshaking)
+        return;
     while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n =
+            c->ssl ? tls_write(c->ssl, c->out.data + c->out_off, c->out.len - c->out_off)
+                   : send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -729,6 +738,8 @@ static void conn_close(admin_conn_t *c)
         c->closed = 1;
         loop_timer_stop(c->loop, &c->idle);
         loop_io_del(c->loop, &c->io);
+        tls_free(c->ssl);
+        c->ssl = NULL;
         close(c->fd);
         c->fd = -1;
         pthread_mutex_lock(&g_conns_mu);
@@ -788,14 +799,58 @@ static void conn_on_input(admin_conn_t *c)
         h2_feed(c);
 }
 
+/* Drives the TLS handshake: 1 done, 0 in progress, -1 failed (closed). */
+static int conn_handshake(admin_conn_t *c)
+{
+    uint32_t want = 0;
+    char reason[400];
+    int rv = tls_handshake(c->ssl, &want, reason, sizeof(reason));
+    if (rv == 0) {
+        c->reading = (want & EPOLLIN) != 0;
+        c->writing = (want & EPOLLOUT) != 0;
+        loop_io_mod(c->loop, &c->io, want);
+        return 0;
+    }
+    if (rv < 0) {
+        log_info("\"admin tls handshake failed\" reason=\"%s\"", reason);
+        tls_drain_fd(c->fd);
+        conn_close(c);
+        return -1;
+    }
+    c->handshaking = 0;
+    if (tls_principal(c->ssl, c->principal, sizeof(c->principal)) != 0) {
+        log_warn("\"admin connection refused: no principal\" reason=\"%s\"", c->principal);
+        conn_close(c);
+        return -1;
+    }
+    c->reading = 1;
+    c->writing = 0;
+    loop_io_mod(c->loop, &c->io, EPOLLIN);
+    return 1;
+}
+
 static void conn_on_io(loop_t *loop, loop_io_t *io, uint32_t events)
 {
     (void)loop;
     admin_conn_t *c = io->data;
     c->depth++;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    if (c->handshaking) {
+        int hs = conn_handshake(c);
+        if (hs <= 0) {
+            c->depth--;
+            if (c->closed && c->depth == 0)
+                conn_free(c);
+            return;
+        }
+        c->last_active_ms = loop_now_ms();
+        events |= EPOLLIN;
+    }
+    /* TLS may hold decrypted bytes epoll cannot see: read until it is empty. */
+    for (int more = (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0; more && !c->closed;) {
         char chunk[READ_CHUNK];
-        ssize_t n = recv(c->fd, chunk, sizeof(chunk), 0);
+        ssize_t n =
+            c->ssl ? tls_read(c->ssl, chunk, sizeof(chunk)) : recv(c->fd, chunk, sizeof(chunk), 0);
+        more = 0;
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             conn_close(c);
         } else if (n > 0) {
@@ -804,6 +859,7 @@ static void conn_on_io(loop_t *loop, loop_io_t *io, uint32_t events)
                 conn_close(c);
             else
                 conn_on_input(c);
+            more = !c->closed && c->ssl && tls_pending(c->ssl) > 0;
         }
     }
     if (!c->closed && (events & EPOLLOUT))
@@ -835,7 +891,7 @@ static void conn_on_idle(loop_t *loop, loop_timer_t *t)
     rearming = 0;
 }
 
-void admin_conn_accept(loop_t *loop, int fd)
+void admin_conn_accept(loop_t *loop, int fd, int tls)
 {
     pthread_mutex_lock(&g_conns_mu);
     int full = g_nconns >= MAX_ADMIN_CONNS;
@@ -860,8 +916,19 @@ void admin_conn_accept(loop_t *loop, int fd)
     c->loop = loop;
     c->fd = fd;
     c->reading = 1;
+    snprintf(c->principal, sizeof(c->principal), "%s", TLS_ANONYMOUS);
+    if (tls) {
+        c->ssl = tls_accept_new(TLS_PORT_ADMIN, fd);
+        c->handshaking = 1;
+        if (!c->ssl) {
+            close(fd);
+            free(c);
+            return;
+        }
+    }
     c->last_active_ms = loop_now_ms();
     if (loop_io_add(loop, &c->io, fd, EPOLLIN, conn_on_io, c) != 0) {
+        tls_free(c->ssl);
         close(fd);
         free(c);
         return;

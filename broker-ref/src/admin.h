@@ -9,8 +9,10 @@
 #include "loop.h"
 
 /* Takes ownership of an accepted admin connection (blocking or not; it is
- * made non-blocking) and serves it on loop. Closes fd on failure. */
-void admin_conn_accept(loop_t *loop, int fd);
+ * made non-blocking) and serves it on loop, over TLS when tls is 1 (ALPN
+ * picks h2 or http/1.1; the principal comes from the client certificate).
+ * Closes fd on failure. */
+void admin_conn_accept(loop_t *loop, int fd, int tls);
 
 /* Records the addresses the listeners actually bound ("HOST:PORT"), shown by
  * GET /api/v1/cluster; until called the configured addresses are shown.

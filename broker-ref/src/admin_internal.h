@@ -34,6 +34,7 @@ typedef struct admin_req {
     char *body;
     size_t body_len;
     int64_t start_ms;
+    char principal[256]; /* who sent it (ANONYMOUS without a certificate) */
     /* The response (HTTP/2 sends it from here). */
     int status;
     char *resp;
@@ -53,6 +54,13 @@ void admin_route(admin_req_t *req);
 
 /* A JSON envelope reply: {"success":false,"data":null,"error":msg}. */
 void admin_reply_error(admin_req_t *req, int status, const char *msg);
+
+/* Authorization of admin requests (admin_acls.c). admin_acl_route checks
+ * what the endpoint needs (replying 403 when denied) and serves the
+ * /api/v1/acls routes: 1 if it answered, 0 to route on. */
+int admin_acl_route(admin_req_t *req, const char *path);
+/* 1 if the request's principal may describe the topic (topic listing). */
+int admin_topic_visible(const admin_req_t *req, const char *topic);
 
 /* The addresses shown by GET /api/v1/cluster. */
 void admin_get_listeners(char *client, size_t clen, char *admin, size_t alen);

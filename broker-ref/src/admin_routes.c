@@ -154,16 +154,23 @@ static void get_cluster(admin_req_t *req)
     reply_json(req, 200, d);
 }
 
+typedef struct list_ctx {
+    admin_req_t *req;
+    cJSON *arr;
+} list_ctx_t;
+
 static void list_one(topic_t *t, void *arg)
 {
-    cJSON_AddItemToArray(arg, topic_json(t, 0));
+    list_ctx_t *ctx = arg;
+    if (admin_topic_visible(ctx->req, t->name))
+        cJSON_AddItemToArray(ctx->arr, topic_json(t, 0));
 }
 
 static void list_topics(admin_req_t *req)
 {
-    cJSON *arr = cJSON_CreateArray();
-    topics_foreach(list_one, arr);
-    reply_json(req, 200, arr);
+    list_ctx_t ctx = {req, cJSON_CreateArray()};
+    topics_foreach(list_one, &ctx);
+    reply_json(req, 200, ctx.arr);
 }
 
 static void describe(admin_req_t *req, const char *name, int status)
@@ -456,6 +463,8 @@ void admin_route(admin_req_t *req)
     if (n > 1 && path[n - 1] == '/')
         path[--n] = 0;
 
+    if (admin_acl_route(req, path))
+        return; /* denied, or an /api/v1/acls route */
     static const char topic_prefix[] = "/api/v1/topics/";
     if (!strcmp(path, "/health")) {
         if (is(req, "GET"))

@@ -22,6 +22,7 @@ typedef enum {
     CT_ADDR,   /* HOST:PORT */
     CT_LEVEL,  /* error|warn|info|debug */
     CT_TSTYPE, /* CreateTime|LogAppendTime */
+    CT_CHOICE, /* one of choices[] (stored as its index) */
 } ctype_t;
 
 /* Where a key's value lives: in broker_config_t, or in the log_config_t of
@@ -39,6 +40,20 @@ typedef struct ckey {
     const char *doc;
 } ckey_t;
 
+static const char *const client_auth_choices[] = {"none", "requested", "required", NULL};
+static const char *const admin_client_auth_choices[] = {"", "none", "requested", "required", NULL};
+static const char *const principal_choices[] = {"cn", "san.uri", "san.dns", "san.email", NULL};
+
+/* The values a CT_CHOICE key allows (NULL-terminated). */
+static const char *const *choices_of(const char *key)
+{
+    if (!strcmp(key, "ssl.client.auth"))
+        return client_auth_choices;
+    if (!strcmp(key, "admin.ssl.client.auth"))
+        return admin_client_auth_choices;
+    return principal_choices;
+}
+
 #define BC(f) offsetof(broker_config_t, f), sizeof(((broker_config_t *)0)->f)
 #define LC(f) offsetof(log_config_t, f), sizeof(((log_config_t *)0)->f)
 #define KiB 1024LL
@@ -52,9 +67,11 @@ static const ckey_t g_keys[] = {
      "Directory holding meta.db and one folder per topic and partition."},
     {"listen", CT_ADDR, BC(listen), "127.0.0.1:9092", 0, 0, NULL, "--listen",
      "HOST:PORT of the client port (gRPC over HTTP/2, prior knowledge). Port 0 picks a free "
-     "port; the ready line shows the one bound."},
+     "port; the ready line shows the one bound. A `ssl://` or `plaintext://` prefix forces "
+     "TLS or not (see listeners)."},
     {"admin.listen", CT_ADDR, BC(admin_listen), "127.0.0.1:9642", 0, 0, NULL, "--admin-listen",
-     "HOST:PORT of the admin REST port (HTTP/1.1 and HTTP/2). Port 0 picks a free port."},
+     "HOST:PORT of the admin REST port (HTTP/1.1 and HTTP/2). Port 0 picks a free port. A "
+     "`ssl://` or `plaintext://` prefix forces TLS or not (see admin.ssl.certificate.location)."},
     {"ready.file", CT_STRING, BC(ready_file), "", 0, 0, NULL, "--ready-file",
      "When set, the ready line `mqbroker ready client=HOST:PORT admin=HOST:PORT` is also "
      "written to this file (atomically) once the broker serves."},
@@ -93,6 +110,48 @@ static const ckey_t g_keys[] = {
     {"shutdown.timeout.ms", CT_INT, BC(shutdown_timeout_ms), "10000", 0, 600000, NULL, NULL,
      "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the broker "
      "closes connections anyway."},
+    /* TLS (docs/security.md). */
+    {"listeners", CT_STRING, BC(listeners), "", 0, 0, NULL, NULL,
+     "Comma-separated client listeners, each `plaintext://HOST:PORT` or `ssl://HOST:PORT` "
+     "(e.g. `plaintext://127.0.0.1:9092,ssl://127.0.0.1:9093`). Empty: one listener on "
+     "`listen`, TLS when ssl.certificate.location is set. The ready line lists them all."},
+    {"ssl.certificate.location", CT_STRING, BC(ssl_cert), "", 0, 0, NULL, "--ssl-cert",
+     "PEM certificate (chain) of the TLS client port. The flag makes the --listen port and the "
+     "admin port TLS. Reloaded on SIGHUP."},
+    {"ssl.key.location", CT_STRING, BC(ssl_key), "", 0, 0, NULL, "--ssl-key",
+     "PEM private key of ssl.certificate.location. Reloaded on SIGHUP."},
+    {"ssl.key.password", CT_STRING, BC(ssl_key_password), "", 0, 0, NULL, NULL,
+     "Password of an encrypted private key (both ports)."},
+    {"ssl.ca.location", CT_STRING, BC(ssl_ca), "", 0, 0, NULL, "--ssl-ca",
+     "PEM CA certificates that client certificates must chain to. Reloaded on SIGHUP."},
+    {"ssl.crl.location", CT_STRING, BC(ssl_crl), "", 0, 0, NULL, NULL,
+     "PEM certificate revocation list checked against client certificates. Reloaded on "
+     "SIGHUP."},
+    {"ssl.client.auth", CT_CHOICE, BC(ssl_client_auth), "none", 0, 0, NULL, "--ssl-client-auth",
+     "Client certificates: none (not asked for), requested (verified when sent), required "
+     "(the handshake fails without a valid one). requested and required need ssl.ca.location."},
+    {"ssl.principal.mapping", CT_CHOICE, BC(ssl_principal_mapping), "cn", 0, 0, NULL, NULL,
+     "Which part of a client certificate names the principal: cn (subject CN), san.uri, "
+     "san.dns or san.email (the first SAN of that kind). A certificate without it is refused. "
+     "Connections without a certificate are the principal ANONYMOUS."},
+    {"admin.ssl.certificate.location", CT_STRING, BC(admin_ssl_cert), "", 0, 0, NULL, NULL,
+     "Certificate of the admin port; empty = ssl.certificate.location. The admin port is TLS "
+     "when either is set, unless admin.listen starts with plaintext:// (ssl:// forces TLS)."},
+    {"admin.ssl.key.location", CT_STRING, BC(admin_ssl_key), "", 0, 0, NULL, NULL,
+     "Private key of the admin port; empty = ssl.key.location."},
+    {"admin.ssl.ca.location", CT_STRING, BC(admin_ssl_ca), "", 0, 0, NULL, NULL,
+     "CA for admin client certificates; empty = ssl.ca.location."},
+    {"admin.ssl.crl.location", CT_STRING, BC(admin_ssl_crl), "", 0, 0, NULL, NULL,
+     "CRL for admin client certificates; empty = ssl.crl.location."},
+    {"admin.ssl.client.auth", CT_CHOICE, BC(admin_ssl_client_auth), "", 0, 0, NULL, NULL,
+     "Client certificates on the admin port: none, requested or required; empty = "
+     "ssl.client.auth."},
+    /* Authorization (docs/security.md). */
+    {"authorizer.enabled", CT_BOOL, BC(authorizer_enabled), "false", 0, 0, NULL, NULL,
+     "Check every RPC and admin request against the ACL rules (admin API /api/v1/acls): deny "
+     "wins, and nothing is allowed that no rule allows."},
+    {"super.users", CT_STRING, BC(super_users), "", 0, 0, NULL, NULL,
+     "Comma-separated principals allowed everything whatever the rules say (e.g. `admin`)."},
     /* Topic defaults; each has a per-topic override. */
     {"log.segment.bytes", CT_INT, LC(segment_bytes), "1073741824", 1 * KiB, 2 * GiB,
      "segment.bytes", NULL,
@@ -168,6 +227,11 @@ static int parse_level(const char *s)
 /* Accepts [v6addr]:port or host:port with port 0..65535. */
 static int valid_addr(const char *s)
 {
+    /* An optional scheme says plaintext or TLS (listen, admin.listen, listeners). */
+    if (!strncasecmp(s, "ssl://", 6))
+        s += 6;
+    else if (!strncasecmp(s, "plaintext://", 12))
+        s += 12;
     const char *colon = strrchr(s, ':');
     if (!colon || colon == s || strlen(colon + 1) == 0)
         return 0;
@@ -239,6 +303,20 @@ static int set_value(void *base, const ckey_t *k, const char *name, const char *
                         name, value);
         memcpy(field, &v, sizeof(v));
         return 0;
+    }
+    case CT_CHOICE: {
+        const char *const *choices = choices_of(k->name);
+        for (int i = 0; choices[i]; i++) {
+            if (!strcasecmp(value, choices[i])) {
+                memcpy(field, &i, sizeof(i));
+                return 0;
+            }
+        }
+        char list[200] = "";
+        for (int i = 0; choices[i]; i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                     choices[i][0] ? choices[i] : "(empty)");
+        return errf(err, errlen, "%s: '%s' is not allowed (allowed: %s)", name, value, list);
     }
     case CT_TSTYPE: {
         int v;
@@ -318,6 +396,20 @@ int config_validate(const broker_config_t *cfg, char *err, size_t errlen)
                     cfg->default_partitions, cfg->max_partitions);
     if (cfg->data_dir[0] == '\0')
         return errf(err, errlen, "data.dir must not be empty");
+    char spec[sizeof(cfg->listeners)];
+    snprintf(spec, sizeof(spec), "%s", cfg->listeners);
+    for (char *save, *tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*tok))
+            tok++;
+        if (strncasecmp(tok, "ssl://", 6) && strncasecmp(tok, "plaintext://", 12))
+            return errf(err, errlen,
+                        "listeners: '%s' must start with plaintext:// or ssl:// (e.g. "
+                        "ssl://127.0.0.1:9093)",
+                        tok);
+        if (!valid_addr(tok))
+            return errf(err, errlen, "listeners: '%s' is not SCHEME://HOST:PORT (port 0..65535)",
+                        tok);
+    }
     return 0;
 }
 
@@ -404,6 +496,7 @@ static const char *type_name(ctype_t t)
     case CT_LEVEL:
         return "level";
     case CT_TSTYPE:
+    case CT_CHOICE:
         return "enum";
     }
     return "?";
@@ -424,6 +517,12 @@ static void print_range(FILE *out, const ckey_t *k)
     case CT_TSTYPE:
         fputs("CreateTime, LogAppendTime", out);
         break;
+    case CT_CHOICE: {
+        const char *const *choices = choices_of(k->name);
+        for (int i = 0; choices[i]; i++)
+            fprintf(out, "%s%s", i ? ", " : "", choices[i][0] ? choices[i] : "(empty)");
+        break;
+    }
     case CT_ADDR:
         fputs("port 0 .. 65535", out);
         break;

@@ -33,6 +33,22 @@ typedef struct broker_config {
     int64_t shutdown_timeout_ms;
     int64_t connections_max_idle_ms; /* 0 = never close idle connections */
     log_config_t log;                /* topic defaults */
+    /* TLS and authorization (tls.c, acl.c). */
+    char listeners[1024]; /* "plaintext://H:P,ssl://H:P"; empty = listen */
+    char ssl_cert[1024];
+    char ssl_key[1024];
+    char ssl_key_password[256];
+    char ssl_ca[1024];
+    char ssl_crl[1024];
+    int ssl_client_auth;       /* 0 none, 1 requested, 2 required */
+    int ssl_principal_mapping; /* 0 cn, 1 san.uri, 2 san.dns, 3 san.email */
+    char admin_ssl_cert[1024]; /* admin.ssl.*: empty = the ssl.* value */
+    char admin_ssl_key[1024];
+    char admin_ssl_ca[1024];
+    char admin_ssl_crl[1024];
+    int admin_ssl_client_auth; /* 0 = as ssl.client.auth, else 1 + its value */
+    int authorizer_enabled;
+    char super_users[4096]; /* comma-separated principals */
 } broker_config_t;
 
 /* Fills cfg with defaults. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "call.h"
 #include "config.h"
 #include "error.h"
@@ -116,9 +117,14 @@ static int add_partition(fetch_t *f, out_t *o, const Mq__V1__FetchPartition *fp)
     mq_err_t err = MQ_OK;
     int64_t hwm = -1, lso = -1;
 
-    topic_t *t = topics_get(topic);
+    int allowed = acl_check_call(f->call, ACL_OP_READ, ACL_RES_TOPIC, topic);
+    topic_t *t = allowed ? topics_get(topic) : NULL;
     part_t *p = NULL;
-    if (!t) {
+    if (!allowed) {
+        err = MQ_ERR_TOPIC_AUTHORIZATION;
+        snprintf(msg, sizeof(msg), "principal '%.60s' is not allowed to read topic '%.200s'",
+                 acl_call_principal(f->call), topic);
+    } else if (!t) {
         err = MQ_ERR_UNKNOWN_TOPIC;
         snprintf(msg, sizeof(msg), "unknown topic '%.200s'", topic);
     } else if (fp->partition < 0 || fp->partition >= t->partition_count ||
@@ -459,6 +465,11 @@ void list_offsets_handle(call_t *c, uint8_t *msg, size_t len)
         r->partition = lp->partition;
         r->offset = -1;
         r->timestamp = -1;
+        if (!acl_check_call(c, ACL_OP_DESCRIBE, ACL_RES_TOPIC, lp->topic)) {
+            r->error_code = mq__err_to_wire(MQ_ERR_TOPIC_AUTHORIZATION);
+            r->error_message = "not authorized to describe the topic";
+            continue;
+        }
         topic_t *t = topics_get(lp->topic);
         if (!t) {
             r->error_code = mq__err_to_wire(MQ_ERR_UNKNOWN_TOPIC);

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "config.h"
 #include "flusher.h"
 #include "housekeeping.h"
@@ -16,6 +17,7 @@
 #include "meta.h"
 #include "metrics.h"
 #include "server.h"
+#include "tls.h"
 
 #define MQBROKER_VERSION "0.1.0"
 
@@ -34,6 +36,9 @@ static void usage(FILE *out)
           "                         admin REST port (admin.listen, default 127.0.0.1:9642)\n"
           "  --log-level LEVEL      error, warn, info or debug (log.level)\n"
           "  --ready-file FILE      also write the ready line to FILE (ready.file)\n"
+          "  --ssl-cert FILE, --ssl-key FILE, --ssl-ca FILE, --ssl-client-auth MODE\n"
+          "                         serve TLS on the --listen port and the admin port\n"
+          "                         (MODE none|requested|required; docs/security.md)\n"
           "  --KEY VALUE, --KEY=VALUE\n"
           "                         set any configuration key, e.g. --io.threads 2\n"
           "  --print-config-doc     print the reference of every key (markdown)\n"
@@ -42,7 +47,8 @@ static void usage(FILE *out)
           "\n"
           "Flags override the file. Every key is described in docs/configuration.md.\n"
           "When serving, mqbroker prints `mqbroker ready client=HOST:PORT admin=HOST:PORT`.\n"
-          "SIGTERM or SIGINT stops it gracefully.\n",
+          "SIGTERM or SIGINT stops it gracefully; SIGHUP reloads TLS certificates, keys\n"
+          "and CRLs (connections stay up).\n",
           out);
 }
 
@@ -94,6 +100,11 @@ int main(int argc, char **argv)
         return 2;
     }
     g_log_level = g_config.log_level;
+    if (tls_init(&g_config, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mqbroker: %s\n", err);
+        return 2;
+    }
+    acl_configure(&g_config);
     metrics_init();
     raise_fd_limit();
 
@@ -102,6 +113,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -112,7 +124,8 @@ int main(int argc, char **argv)
                   mq_err_name(rc));
         return 1;
     }
-    if ((rc = flusher_start()) != MQ_OK || (rc = server_start(&g_config)) != MQ_OK) {
+    if ((rc = acl_load()) != MQ_OK || (rc = flusher_start()) != MQ_OK ||
+        (rc = server_start(&g_config)) != MQ_OK) {
         log_error("\"start failed\" err=%s", mq_err_name(rc));
         server_stop(0);
         flusher_stop();
@@ -123,17 +136,34 @@ int main(int argc, char **argv)
     }
     housekeeping_start(server_loop(0), g_config.housekeeping_interval_ms);
 
-    char line[700];
-    snprintf(line, sizeof(line), "mqbroker ready client=%s admin=%s\n", server_client_addr(),
-             server_admin_addr());
+    /* With TLS or several listeners, the line also lists every listener. */
+    char line[4096];
+    const char *all = server_listeners();
+    int plain_one = !strchr(all, ',') && !strncmp(all, "plaintext://", 12) && !server_admin_tls();
+    if (plain_one)
+        snprintf(line, sizeof(line), "mqbroker ready client=%s admin=%s\n", server_client_addr(),
+                 server_admin_addr());
+    else
+        snprintf(
+            line, sizeof(line), "mqbroker ready client=%s admin=%s listeners=%s admin_tls=%s\n",
+            server_client_addr(), server_admin_addr(), all, server_admin_tls() ? "true" : "false");
     fputs(line, stdout);
     fflush(stdout);
     if (g_config.ready_file[0] && write_ready_file(g_config.ready_file, line) != 0)
         log_error("\"cannot write ready file\" path=%s errno=%d", g_config.ready_file, errno);
 
     int sig = 0;
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        char why[1024];
+        if (tls_reload(why, sizeof(why)) == 0)
+            log_info("\"tls reloaded\" on=SIGHUP");
+        else
+            log_error("\"tls reload failed, keeping the old certificates\" err=\"%s\"", why);
+    }
     log_info("\"shutting down\" signal=%d timeout_ms=%lld", sig,
              (long long)g_config.shutdown_timeout_ms);
     server_stop(g_config.shutdown_timeout_ms);
@@ -141,6 +171,8 @@ int main(int argc, char **argv)
     server_close_all();
     meta_stop();
     server_free();
+    acl_free_all();
+    tls_shutdown();
     log_info("\"stopped\"");
     return 0;
 }

@@ -44,11 +44,15 @@ typedef struct job {
     loop_t *reply_loop;
     void (*done_simple)(loop_t *loop, void *arg, mq_err_t err);
     meta_done_cb done;
+    meta_sql_fn sql_fn; /* JOB_SQL: another subsystem's statements */
     void *arg;
     meta_result_t res;
     topic_t *topic;   /* create: the new topic; alter/delete: the target */
     log_config_t cfg; /* alter: the new effective config */
 } job_t;
+
+/* Jobs of other subsystems (meta_run_sql), apart from the topic jobs. */
+#define JOB_SQL 100
 
 /* How long a delete waits for in-flight requests to drop their reference. */
 #define DELETE_WAIT_MS 30000
@@ -391,6 +395,10 @@ static void prepare_delete(job_t *j)
 
 static void prepare(job_t *j)
 {
+    if (j->kind == JOB_SQL) {
+        j->sql_fn(M.db, j->arg, &j->res);
+        return;
+    }
     if (j->kind == JOB_CREATE)
         prepare_create(j);
     else if (j->kind == JOB_ALTER)
@@ -497,6 +505,9 @@ static void run_batch(job_t *batch)
         char why[256];
         snprintf(why, sizeof(why), "%s", sqlite3_errmsg(M.db));
         exec_sql("ROLLBACK");
+        for (job_t *j = batch; j; j = j->next)
+            if (j->kind == JOB_SQL && j->res.err == MQ_OK)
+                set_result(j, MQ_ERR_STORAGE, "meta.db commit failed: %s", why);
         for (job_t *j = batch; j; j = j->next)
             if (j->topic)
                 undo(j, why);
@@ -635,6 +646,18 @@ void meta_delete_topic(const char *name, loop_t *reply_loop, meta_done_cb done, 
         report_oom(reply_loop, NULL, done, arg);
         return;
     }
+    j->done = done;
+    submit(j);
+}
+
+void meta_run_sql(meta_sql_fn fn, loop_t *reply_loop, meta_done_cb done, void *arg)
+{
+    job_t *j = job_new(JOB_SQL, "sql", NULL, reply_loop, arg);
+    if (!j) {
+        report_oom(reply_loop, NULL, done, arg);
+        return;
+    }
+    j->sql_fn = fn;
     j->done = done;
     submit(j);
 }

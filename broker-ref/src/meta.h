@@ -62,4 +62,14 @@ void meta_alter_topic(const char *name, const char *config_json, loop_t *reply_l
  * MQ_ERR_STORAGE, MQ_ERR_SHUTTING_DOWN, MQ_ERR_NO_MEMORY. */
 void meta_delete_topic(const char *name, loop_t *reply_loop, meta_done_cb done, void *arg);
 
+/* For other subsystems' tables (acl.c): runs fn(db, arg, res) on the
+ * metadata thread inside the tick's transaction, in its own savepoint; db is
+ * the sqlite3 handle. fn sets res->err (MQ_OK keeps its changes, anything
+ * else rolls them back); if the commit fails res->err becomes
+ * MQ_ERR_STORAGE. done(reply_loop, arg, res) is then posted to reply_loop,
+ * or run on the metadata thread when reply_loop is NULL. Tables are created
+ * by fn itself (CREATE TABLE IF NOT EXISTS). */
+typedef void (*meta_sql_fn)(void *db, void *arg, meta_result_t *res);
+void meta_run_sql(meta_sql_fn fn, loop_t *reply_loop, meta_done_cb done, void *arg);
+
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "call.h"
 #include "config.h"
 #include "error.h"
@@ -17,6 +18,7 @@ typedef struct {
     Mq__V1__TopicMetadata **topics;
     size_t n, cap;
     int failed;
+    call_t *call; /* whose principal must be allowed to describe each topic */
 } tlist_t;
 
 static Mq__V1__TopicMetadata *topic_entry(const char *name, topic_t *t)
@@ -88,7 +90,20 @@ static void add(tlist_t *l, Mq__V1__TopicMetadata *tm)
 
 static void add_topic(topic_t *t, void *arg)
 {
-    add(arg, topic_entry(t->name, t));
+    tlist_t *l = arg;
+    if (acl_check_call(l->call, ACL_OP_DESCRIBE, ACL_RES_TOPIC, t->name))
+        add(l, topic_entry(t->name, t));
+}
+
+/* A requested topic the principal may not describe: an error entry. */
+static Mq__V1__TopicMetadata *denied_entry(const char *name)
+{
+    Mq__V1__TopicMetadata *tm = topic_entry(name, NULL);
+    if (tm) {
+        tm->error_code = mq__err_to_wire(MQ_ERR_TOPIC_AUTHORIZATION);
+        tm->error_message = "not authorized to describe the topic";
+    }
+    return tm;
 }
 
 void metadata_handle(call_t *c, uint8_t *msg, size_t len)
@@ -106,10 +121,15 @@ void metadata_handle(call_t *c, uint8_t *msg, size_t len)
         return;
     }
     tlist_t l = {0};
+    l.call = c;
     if (req->n_topics == 0) {
         topics_foreach(add_topic, &l);
     } else {
         for (size_t i = 0; i < req->n_topics; i++) {
+            if (!acl_check_call(c, ACL_OP_DESCRIBE, ACL_RES_TOPIC, req->topics[i])) {
+                add(&l, denied_entry(req->topics[i]));
+                continue;
+            }
             topic_t *t = topics_get(req->topics[i]);
             add(&l, topic_entry(req->topics[i], t));
             topic_release(t);
@@ -121,7 +141,8 @@ void metadata_handle(call_t *c, uint8_t *msg, size_t len)
     } else {
         char host[256] = "";
         int port = 0;
-        const char *addr = server_client_addr();
+        /* The listener this call came in on (plaintext or TLS). */
+        const char *addr = server_call_addr(c);
         const char *colon = strrchr(addr, ':');
         if (colon) {
             size_t hl = (size_t)(colon - addr);

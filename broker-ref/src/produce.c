@@ -10,6 +10,7 @@
 #include "call.h"
 #include "config.h"
 #include "error.h"
+#include "acl.h"
 #include "flusher.h"
 #include "log.h"
 #include "meta.h"
@@ -299,6 +300,13 @@ static void append_one(produce_t *st, size_t i, int64_t now_ms)
 {
     produce_batch_t *b = &st->req->batches[i];
     Mq__V1__ProducePartitionResult *r = &st->results[i];
+    /* Before the lookup, so a principal cannot probe which topics exist. */
+    if (!acl_check_call(st->call, ACL_OP_WRITE, ACL_RES_TOPIC, b->topic)) {
+        set_error(st, i, MQ_ERR_TOPIC_AUTHORIZATION,
+                  "principal '%s' is not allowed to write to topic '%s'",
+                  acl_call_principal(st->call), b->topic);
+        return;
+    }
     topic_t *t = topics_get(b->topic);
     if (!t) {
         set_error(st, i, MQ_ERR_UNKNOWN_TOPIC, "unknown topic '%s'", b->topic);
@@ -444,6 +452,10 @@ static int create_missing(produce_t *st)
     for (size_t i = 0; i < st->req->n_batches; i++) {
         const char *name = st->req->batches[i].topic;
         if (topics_validate_name(name) != MQ_OK)
+            continue;
+        /* Auto-create needs create on the cluster or the topic. */
+        if (acl_enabled() && !acl_check_call(st->call, ACL_OP_CREATE, ACL_RES_CLUSTER, "") &&
+            !acl_check_call(st->call, ACL_OP_CREATE, ACL_RES_TOPIC, name))
             continue;
         topic_t *t = topics_get(name);
         if (t) {

@@ -26,10 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "admin.h"
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 #include "wire/grpc.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -39,6 +41,9 @@
 #define H2_MAX_FRAME (1024 * 1024)
 #define H2_MAX_STREAMS 1024
 #define MAX_LOOPS 64
+#define MAX_LISTENERS 8
+/* A TLS handshake not finished in this long is dropped. */
+#define TLS_HANDSHAKE_TIMEOUT_MS 10000
 /* Request bytes a connection may have buffered at once (at least). */
 #define CONN_REQUEST_BYTES_MIN (64u * 1024 * 1024)
 
@@ -65,6 +70,10 @@ struct conn {
     int64_t last_read_ms;
     size_t request_bytes; /* request bytes held by calls not yet answered */
     int draining;         /* GOAWAY sent for shutdown */
+    SSL *ssl;             /* TLS listener: the session; NULL on plaintext */
+    int handshaking;      /* TLS handshake not finished: no HTTP/2 yet */
+    acl_cache_t acl;      /* principal and cached decisions (acl.h) */
+    int listener;         /* index of the listener that accepted it */
     char peer[64];
     conn_t *next, *prev;
 };
@@ -74,7 +83,7 @@ struct ioloop {
     loop_t *loop;
     pthread_t thread;
     int started;
-    loop_io_t listen_io;
+    loop_io_t listen_io[MAX_LISTENERS];
     loop_io_t admin_io;
     conn_t *conns;
     uint8_t *rbuf;
@@ -86,15 +95,20 @@ static struct {
     const broker_config_t *cfg;
     int nloops;
     ioloop_t loops[MAX_LOOPS];
-    int listen_fd;
+    int nlisten;
+    int listen_fd[MAX_LISTENERS];
+    int listen_tls[MAX_LISTENERS];
+    char listen_addr[MAX_LISTENERS][300];
     int admin_fd;
+    int admin_tls;
     char client_addr[300];
     char admin_addr[300];
-    int conn_count; /* atomic, all loops */
-    int call_count; /* atomic: calls in flight, all loops */
+    char listeners[MAX_LISTENERS * 320]; /* "plaintext://A,ssl://B" as bound */
+    int conn_count;                      /* atomic, all loops */
+    int call_count;                      /* atomic: calls in flight, all loops */
     int64_t last_refusal_log_ms;
     unsigned next_loop; /* atomic: round robin for new connections */
-} g_srv = {.listen_fd = -1, .admin_fd = -1};
+} g_srv = {.admin_fd = -1};
 
 static const char *method_paths[METHOD_COUNT] = {
     [METHOD_METADATA] = "/mq.v1.Broker/Metadata",
@@ -117,6 +131,20 @@ static ssize_t tcp_write(conn_t *c, const void *buf, size_t len)
 
 static const transport_t tcp_transport = {tcp_read, tcp_write};
 
+/* ---- transport: TLS ----------------------------------------------------- */
+
+static ssize_t ssl_read(conn_t *c, void *buf, size_t len)
+{
+    return tls_read(c->ssl, buf, len);
+}
+
+static ssize_t ssl_write(conn_t *c, const void *buf, size_t len)
+{
+    return tls_write(c->ssl, buf, len);
+}
+
+static const transport_t tls_transport = {ssl_read, ssl_write};
+
 /* ---- connection I/O ----------------------------------------------------- */
 
 static void conn_close(conn_t *c, const char *why);
@@ -125,6 +153,8 @@ static void conn_close(conn_t *c, const char *why);
  * Returns 0, or -1 if the connection should close. */
 static int conn_flush(conn_t *c)
 {
+    if (c->handshaking)
+        return 0; /* HTTP/2 starts once TLS is up */
     for (;;) {
         while (c->out_off < c->out_len) {
             ssize_t n = c->tp->write(c, c->out + c->out_off, c->out_len - c->out_off);
@@ -194,39 +224,91 @@ static void conn_want_write(conn_t *c)
     loop_timer_start(c->il->loop, &c->flush_timer, 0);
 }
 
+/* Drives the TLS handshake. 1 done (HTTP/2 may start), 0 in progress, -1
+ * failed (logged with OpenSSL's reason; the caller closes). */
+static int conn_handshake(conn_t *c)
+{
+    uint32_t want = 0;
+    char reason[400];
+    int rv = tls_handshake(c->ssl, &want, reason, sizeof(reason));
+    if (rv == 0) {
+        loop_io_mod(c->il->loop, &c->io, want);
+        return 0;
+    }
+    if (rv < 0) {
+        log_info("\"tls handshake failed\" peer=%s reason=\"%s\"", c->peer, reason);
+        return -1;
+    }
+    c->handshaking = 0;
+    char principal[256];
+    if (tls_principal(c->ssl, principal, sizeof(principal)) != 0) {
+        log_warn("\"connection refused: no principal\" peer=%s reason=\"%s\"", c->peer, principal);
+        return -1;
+    }
+    acl_cache_init(&c->acl, principal);
+    char alpn[32];
+    tls_alpn(c->ssl, alpn, sizeof(alpn));
+    log_debug("\"tls established\" peer=%s principal=\"%s\" alpn=%s", c->peer, principal,
+              alpn[0] ? alpn : "-");
+    return 1;
+}
+
+/* One read into nghttp2. 1 data was read, 0 nothing to read now, -1 the
+ * connection is finished (closed here). */
+static int conn_read(conn_t *c)
+{
+    ssize_t n = c->tp->read(c, c->il->rbuf, READ_CHUNK);
+    if (n == 0) {
+        conn_close(c, "peer closed");
+        return -1;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return 0;
+        conn_close(c, "read error");
+        return -1;
+    }
+    c->last_read_ms = loop_now_ms();
+    ssize_t rv = nghttp2_session_mem_recv(c->h2, c->il->rbuf, (size_t)n);
+    if (rv < 0) {
+        log_info("\"bad http2 input, closing\" peer=%s err=\"%s\"", c->peer,
+                 nghttp2_strerror((int)rv));
+        /* Tell the peer why before closing (bad preface included). */
+        nghttp2_session_terminate_session(c->h2, rv == NGHTTP2_ERR_NOMEM ? NGHTTP2_INTERNAL_ERROR
+                                                                         : NGHTTP2_PROTOCOL_ERROR);
+        c->in_io = 0;
+        conn_flush(c);
+        conn_close(c, "protocol error");
+        return -1;
+    }
+    return 1;
+}
+
 static void on_conn_io(loop_t *loop, loop_io_t *io, uint32_t events)
 {
     (void)loop;
     conn_t *c = io->data;
+    if (c->handshaking) {
+        int hs = conn_handshake(c);
+        if (hs < 0) {
+            tls_drain_fd(c->fd);
+            conn_close(c, "tls handshake failed");
+            return;
+        }
+        if (hs == 0)
+            return;
+        loop_io_mod(c->il->loop, &c->io, EPOLLIN);
+        events |= EPOLLIN; /* application data may have come with the handshake */
+    }
     c->in_io = 1;
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-        ssize_t n = c->tp->read(c, c->il->rbuf, READ_CHUNK);
-        if (n == 0) {
-            c->in_io = 0;
-            conn_close(c, "peer closed");
-            return;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            c->in_io = 0;
-            conn_close(c, "read error");
-            return;
-        }
-        if (n > 0) {
-            c->last_read_ms = loop_now_ms();
-            ssize_t rv = nghttp2_session_mem_recv(c->h2, c->il->rbuf, (size_t)n);
-            if (rv < 0) {
-                log_info("\"bad http2 input, closing\" peer=%s err=\"%s\"", c->peer,
-                         nghttp2_strerror((int)rv));
-                /* Tell the peer why before closing (bad preface included). */
-                nghttp2_session_terminate_session(c->h2, rv == NGHTTP2_ERR_NOMEM
-                                                             ? NGHTTP2_INTERNAL_ERROR
-                                                             : NGHTTP2_PROTOCOL_ERROR);
-                conn_flush(c);
-                c->in_io = 0;
-                conn_close(c, "protocol error");
+        int rv;
+        /* TLS may hold decrypted bytes that epoll cannot see: drain them. */
+        do {
+            rv = conn_read(c);
+            if (rv < 0)
                 return;
-            }
-        }
+        } while (rv > 0 && c->ssl && tls_pending(c->ssl) > 0);
     }
     c->in_io = 0;
     if (conn_flush(c) != 0)
@@ -307,6 +389,7 @@ static void conn_close(conn_t *c, const char *why)
     loop_timer_stop(il->loop, &c->flush_timer);
     loop_io_del(il->loop, &c->io);
     nghttp2_session_del(c->h2);
+    tls_free(c->ssl);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -794,8 +877,9 @@ static int conn_setup_h2(conn_t *c)
     return 0;
 }
 
-static void accept_client(ioloop_t *il, int fd, const char *peer)
+static void accept_client(ioloop_t *il, int fd, const char *peer, int listener)
 {
+    int tls = listener >= 0 && g_srv.listen_tls[listener];
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     conn_t *c = calloc(1, sizeof(*c));
@@ -806,12 +890,21 @@ static void accept_client(ioloop_t *il, int fd, const char *peer)
     c->il = il;
     c->fd = fd;
     c->tp = &tcp_transport;
+    c->listener = listener;
+    acl_cache_init(&c->acl, TLS_ANONYMOUS);
+    if (tls) {
+        c->ssl = tls_accept_new(TLS_PORT_CLIENT, fd);
+        c->tp = &tls_transport;
+        c->handshaking = 1;
+    }
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     loop_timer_init(&c->flush_timer, on_flush_timer, c);
-    if (conn_setup_h2(c) != 0 || loop_io_add(il->loop, &c->io, fd, EPOLLIN, on_conn_io, c) != 0) {
+    if ((tls && !c->ssl) || conn_setup_h2(c) != 0 ||
+        loop_io_add(il->loop, &c->io, fd, EPOLLIN, on_conn_io, c) != 0) {
         log_error("\"connection setup failed\" peer=%s", peer);
         if (c->h2)
             nghttp2_session_del(c->h2);
+        tls_free(c->ssl);
         close(fd);
         free(c);
         return;
@@ -830,6 +923,7 @@ static void accept_client(ioloop_t *il, int fd, const char *peer)
 
 typedef struct handoff {
     int fd;
+    int listener;
     char peer[64];
 } handoff_t;
 
@@ -840,7 +934,7 @@ static void adopt_handoff(loop_t *loop, void *arg)
     if (il->draining)
         close(h->fd);
     else
-        accept_client(il, h->fd, h->peer);
+        accept_client(il, h->fd, h->peer, h->listener);
     free(h);
 }
 
@@ -850,6 +944,7 @@ static void on_listen(loop_t *loop, loop_io_t *io, uint32_t events)
     (void)events;
     ioloop_t *il = io->data;
     int is_admin = io == &il->admin_io;
+    int listener = is_admin ? -1 : (int)(io - il->listen_io);
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -862,7 +957,7 @@ static void on_listen(loop_t *loop, loop_io_t *io, uint32_t events)
         char peer[64];
         format_addr(&ss, peer, sizeof(peer));
         if (is_admin) {
-            admin_conn_accept(il->loop, fd);
+            admin_conn_accept(il->loop, fd, g_srv.admin_tls);
             continue;
         }
         int n = __atomic_load_n(&g_srv.conn_count, __ATOMIC_ACQUIRE);
@@ -875,17 +970,18 @@ static void on_listen(loop_t *loop, loop_io_t *io, uint32_t events)
         unsigned target =
             __atomic_fetch_add(&g_srv.next_loop, 1, __ATOMIC_RELAXED) % (unsigned)g_srv.nloops;
         if ((int)target == il->index) {
-            accept_client(il, fd, peer);
+            accept_client(il, fd, peer, listener);
             continue;
         }
         handoff_t *h = malloc(sizeof(*h));
         if (h) {
             h->fd = fd;
+            h->listener = listener;
             snprintf(h->peer, sizeof(h->peer), "%s", peer);
         }
         if (!h || loop_post(g_srv.loops[target].loop, adopt_handoff, h) != 0) {
             free(h);
-            accept_client(il, fd, peer);
+            accept_client(il, fd, peer, listener);
         }
     }
 }
@@ -901,7 +997,12 @@ static void on_idle_timer(loop_t *loop, loop_timer_t *t)
     int64_t now = loop_now_ms();
     for (conn_t *c = il->conns, *next; c; c = next) {
         next = c->next;
-        if (c->active > 0 || now - c->last_read_ms < idle)
+        if (c->handshaking && now - c->last_read_ms >= TLS_HANDSHAKE_TIMEOUT_MS) {
+            log_info("\"tls handshake timed out\" peer=%s", c->peer);
+            conn_close(c, "tls handshake timeout");
+            continue;
+        }
+        if (idle <= 0 || c->active > 0 || now - c->last_read_ms < idle)
             continue;
         log_debug("\"closing idle connection\" peer=%s idle_ms=%lld", c->peer,
                   (long long)(now - c->last_read_ms));
@@ -911,15 +1012,13 @@ static void on_idle_timer(loop_t *loop, loop_timer_t *t)
         conn_flush(c);
         conn_close(c, "idle");
     }
-    int64_t every = idle / 4 > 1000 ? 1000 : (idle / 4 > 10 ? idle / 4 : 10);
+    int64_t every = idle <= 0 || idle / 4 > 1000 ? 1000 : (idle / 4 > 10 ? idle / 4 : 10);
     loop_timer_start(loop, t, now + every);
 }
 
 static void arm_idle_timer(loop_t *loop, void *arg)
 {
     ioloop_t *il = arg;
-    if (g_srv.cfg->connections_max_idle_ms <= 0)
-        return;
     loop_timer_init(&il->idle_timer, on_idle_timer, il);
     loop_timer_start(loop, &il->idle_timer, loop_now_ms() + 10);
 }
@@ -989,6 +1088,52 @@ static int bind_listener(const char *what, const char *addr, char *bound, size_t
     return fd;
 }
 
+/* Binds every client listener: `listeners` (scheme://HOST:PORT, ...), or
+ * `listen` alone, TLS when a certificate is configured (or ssl:// says so).
+ * The first one is the "client" address of the ready line. 0 or -1. */
+static int bind_client_listeners(const broker_config_t *cfg)
+{
+    char specs[sizeof(cfg->listeners)];
+    if (cfg->listeners[0])
+        snprintf(specs, sizeof(specs), "%s", cfg->listeners);
+    else
+        snprintf(specs, sizeof(specs), "%s", cfg->listen);
+    size_t used = 0;
+    for (char *save, *tok = strtok_r(specs, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (g_srv.nlisten == MAX_LISTENERS) {
+            log_error("\"too many listeners\" max=%d", MAX_LISTENERS);
+            return -1;
+        }
+        int l = g_srv.nlisten;
+        char addr[256];
+        int is_tls;
+        if (tls_listener_parse(tok, &is_tls, addr, sizeof(addr)) != 0) {
+            log_error("\"bad listen address\" listener=client addr=%s", tok);
+            return -1;
+        }
+        if (is_tls < 0)
+            is_tls = cfg->ssl_cert[0] != '\0';
+        int fd = bind_listener(is_tls ? "ssl" : "plaintext", addr, g_srv.listen_addr[l],
+                               sizeof(g_srv.listen_addr[l]));
+        if (fd < 0)
+            return -1;
+        g_srv.listen_fd[l] = fd;
+        g_srv.listen_tls[l] = is_tls;
+        g_srv.nlisten++;
+        used += (size_t)snprintf(g_srv.listeners + used, sizeof(g_srv.listeners) - used, "%s%s%s",
+                                 l ? "," : "", is_tls ? "ssl://" : "plaintext://",
+                                 g_srv.listen_addr[l]);
+    }
+    if (g_srv.nlisten == 0) {
+        log_error("\"no client listener configured\"");
+        return -1;
+    }
+    snprintf(g_srv.client_addr, sizeof(g_srv.client_addr), "%s", g_srv.listen_addr[0]);
+    return 0;
+}
+
 /* ---- threads and lifecycle --------------------------------------------- */
 
 static void *loop_thread(void *arg)
@@ -1006,12 +1151,16 @@ mq_err_t server_start(const broker_config_t *cfg)
     g_srv.cfg = cfg;
     if (!g_callbacks && make_callbacks() != 0)
         return MQ_ERR_NO_MEMORY;
-    g_srv.listen_fd =
-        bind_listener("client", cfg->listen, g_srv.client_addr, sizeof(g_srv.client_addr));
-    if (g_srv.listen_fd < 0)
+    if (bind_client_listeners(cfg) != 0)
         return MQ_ERR_TRANSPORT;
-    g_srv.admin_fd =
-        bind_listener("admin", cfg->admin_listen, g_srv.admin_addr, sizeof(g_srv.admin_addr));
+    char admin_spec[256];
+    int admin_tls;
+    if (tls_listener_parse(cfg->admin_listen, &admin_tls, admin_spec, sizeof(admin_spec)) != 0) {
+        log_error("\"bad listen address\" listener=admin addr=%s", cfg->admin_listen);
+        return MQ_ERR_TRANSPORT;
+    }
+    g_srv.admin_tls = tls_admin_enabled(cfg);
+    g_srv.admin_fd = bind_listener("admin", admin_spec, g_srv.admin_addr, sizeof(g_srv.admin_addr));
     if (g_srv.admin_fd < 0)
         return MQ_ERR_TRANSPORT;
     admin_set_listeners(g_srv.client_addr, g_srv.admin_addr);
@@ -1024,9 +1173,10 @@ mq_err_t server_start(const broker_config_t *cfg)
         il->rbuf = malloc(READ_CHUNK);
         if (!il->loop || !il->rbuf)
             return MQ_ERR_NO_MEMORY;
-        if (loop_io_add(il->loop, &il->listen_io, g_srv.listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
-                        on_listen, il) != 0)
-            return MQ_ERR_TRANSPORT;
+        for (int l = 0; l < g_srv.nlisten; l++)
+            if (loop_io_add(il->loop, &il->listen_io[l], g_srv.listen_fd[l],
+                            EPOLLIN | EPOLLEXCLUSIVE, on_listen, il) != 0)
+                return MQ_ERR_TRANSPORT;
         if (i == 0 &&
             loop_io_add(il->loop, &il->admin_io, g_srv.admin_fd, EPOLLIN, on_listen, il) != 0)
             return MQ_ERR_TRANSPORT;
@@ -1038,8 +1188,8 @@ mq_err_t server_start(const broker_config_t *cfg)
             return MQ_ERR_NO_MEMORY;
         il->started = 1;
     }
-    log_info("\"listening\" client=%s admin=%s io_threads=%d", g_srv.client_addr, g_srv.admin_addr,
-             g_srv.nloops);
+    log_info("\"listening\" listeners=%s admin=%s%s io_threads=%d", g_srv.listeners,
+             g_srv.admin_tls ? "ssl://" : "", g_srv.admin_addr, g_srv.nloops);
     return MQ_OK;
 }
 
@@ -1052,7 +1202,9 @@ mq_err_t server_attach_loop(const broker_config_t *cfg, loop_t *loop)
     memset(il, 0, sizeof(*il));
     il->loop = loop;
     il->rbuf = malloc(READ_CHUNK);
-    il->listen_io.fd = il->admin_io.fd = -1;
+    for (int l = 0; l < MAX_LISTENERS; l++)
+        il->listen_io[l].fd = -1;
+    il->admin_io.fd = -1;
     if (!il->rbuf)
         return MQ_ERR_NO_MEMORY;
     g_srv.nloops = 1;
@@ -1062,7 +1214,7 @@ mq_err_t server_attach_loop(const broker_config_t *cfg, loop_t *loop)
 
 void server_adopt_fd(int fd)
 {
-    accept_client(&g_srv.loops[0], fd, "test");
+    accept_client(&g_srv.loops[0], fd, "test", -1);
 }
 
 int server_connection_count(void)
@@ -1078,6 +1230,37 @@ const char *server_client_addr(void)
 const char *server_admin_addr(void)
 {
     return g_srv.admin_addr;
+}
+
+const char *server_call_addr(call_t *c)
+{
+    if (c->conn && c->conn->listener >= 0 && c->conn->listener < g_srv.nlisten)
+        return g_srv.listen_addr[c->conn->listener];
+    return g_srv.client_addr;
+}
+
+int acl_check_call(call_t *c, acl_op_t op, acl_res_t res, const char *name)
+{
+    if (!acl_enabled())
+        return 1;
+    if (!c->conn)
+        return 0;
+    return acl_check(&c->conn->acl, op, res, name, NULL);
+}
+
+const char *acl_call_principal(call_t *c)
+{
+    return c->conn ? c->conn->acl.principal : "";
+}
+
+const char *server_listeners(void)
+{
+    return g_srv.listeners;
+}
+
+int server_admin_tls(void)
+{
+    return g_srv.admin_tls;
 }
 
 int server_loop_count(void)
@@ -1096,13 +1279,18 @@ static void begin_drain(loop_t *loop, void *arg)
     (void)arg;
     ioloop_t *il = &g_srv.loops[loop_index(loop)];
     il->draining = 1;
-    if (il->listen_io.fd >= 0)
-        loop_io_del(loop, &il->listen_io);
+    for (int l = 0; l < g_srv.nlisten; l++)
+        if (il->listen_io[l].fd >= 0)
+            loop_io_del(loop, &il->listen_io[l]);
     if (il->index == 0 && il->admin_io.fd >= 0)
         loop_io_del(loop, &il->admin_io);
     fetch_release_all(loop);
     for (conn_t *c = il->conns, *next; c; c = next) {
         next = c->next;
+        if (c->handshaking) {
+            conn_close(c, "shutdown");
+            continue;
+        }
         c->draining = 1;
         nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
                               nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
@@ -1148,11 +1336,13 @@ void server_close_all(void)
             conn_close(il->conns, "shutdown");
         admin_close_all(il->loop);
     }
-    if (g_srv.listen_fd >= 0)
-        close(g_srv.listen_fd);
+    for (int l = 0; l < g_srv.nlisten; l++)
+        if (g_srv.listen_fd[l] >= 0)
+            close(g_srv.listen_fd[l]);
+    g_srv.nlisten = 0;
     if (g_srv.admin_fd >= 0)
         close(g_srv.admin_fd);
-    g_srv.listen_fd = g_srv.admin_fd = -1;
+    g_srv.admin_fd = -1;
 }
 
 void server_free(void)

@@ -19,6 +19,13 @@ mq_err_t server_start(const broker_config_t *cfg);
 /* "HOST:PORT" actually bound (after server_start). */
 const char *server_client_addr(void);
 const char *server_admin_addr(void);
+/* Every client listener as bound: "plaintext://HOST:PORT,ssl://HOST:PORT". */
+const char *server_listeners(void);
+/* HOST:PORT of the listener a call's connection came in on (the first
+ * listener if the connection is gone): what Metadata tells the client. */
+const char *server_call_addr(call_t *c);
+/* 1 when the admin port serves TLS. */
+int server_admin_tls(void);
 
 /* Graceful stop, part one: stops accepting, sends GOAWAY on every
  * connection, answers parked fetches, and waits up to timeout_ms for the
