@@ -121,6 +121,8 @@ static void seal(mq_acc_t *acc, mq_topic_t *t, int32_t partition)
     else
         tp->ready_head = b;
     tp->ready_tail = b;
+    t->last_batch_len = b->builder.len;
+    t->last_batch_count = b->count;
     acc->batches_sealed++;
     mq__sticky_batch_sealed(&t->sticky, partition, t->partitions);
 }
@@ -130,12 +132,25 @@ static mq_pbatch_t *new_batch(mq_acc_t *acc, mq_topic_t *t, int32_t partition, i
     mq_pbatch_t *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
-    size_t cap = (size_t)acc->conf->batch_size < BATCH_INITIAL_CAP ? (size_t)acc->conf->batch_size
-                                                                   : BATCH_INITIAL_CAP;
-    if (mq__batch_builder_init(&b->builder, cap) != MQ_OK) {
+    /* As much as the topic's last batch held (a little more, so the same
+     * fill fits without a realloc), at least BATCH_INITIAL_CAP, at most
+     * batch.size; the builder still grows past that for one large record. */
+    size_t limit = (size_t)acc->conf->batch_size;
+    size_t cap = t->last_batch_len + t->last_batch_len / 8 + 1024;
+    if (cap < BATCH_INITIAL_CAP)
+        cap = BATCH_INITIAL_CAP;
+    if (cap > limit)
+        cap = limit;
+    int32_t meta_cap = t->last_batch_count + t->last_batch_count / 8 + 16;
+    if (meta_cap > acc->conf->batch_num_messages)
+        meta_cap = (int32_t)acc->conf->batch_num_messages;
+    if (mq__batch_builder_init(&b->builder, cap) != MQ_OK ||
+        !(b->meta = malloc((size_t)meta_cap * sizeof(*b->meta)))) {
+        mq__batch_builder_free(&b->builder);
         free(b);
         return NULL;
     }
+    b->meta_cap = meta_cap;
     b->topic = t;
     b->partition = partition;
     b->first_ms = now;
@@ -145,73 +160,86 @@ static mq_pbatch_t *new_batch(mq_acc_t *acc, mq_topic_t *t, int32_t partition, i
     return b;
 }
 
+/* One message on its way into a batch: mq_produce's arguments, or a parked
+ * message's copy of them. */
+typedef struct msg_in {
+    const void *key, *value; /* NULL = null */
+    size_t key_len, value_len;
+    const mq_header_t *headers;
+    size_t header_count;
+    int64_t timestamp;
+    void *opaque;
+    size_t bytes; /* record size counted against the buffer bound */
+} msg_in_t;
+
+static mq_err_t grow_meta(mq_pbatch_t *b)
+{
+    int32_t cap = b->meta_cap * 2;
+    mq_msg_meta_t *m = realloc(b->meta, (size_t)cap * sizeof(*m));
+    if (!m)
+        return MQ_ERR_NO_MEMORY;
+    b->meta = m;
+    b->meta_cap = cap;
+    return MQ_OK;
+}
+
 /* Appends to the partition's open batch, sealing it first if the record
  * would overflow batch.size, and after if it reached batch.num.messages.
  * now: the message's monotonic time, or 0 to read the clock if needed. */
 static mq_err_t append_to_partition(mq_acc_t *acc, mq_topic_t *t, int32_t partition,
-                                    const void *key, size_t key_len, const void *value,
-                                    size_t value_len, const mq_header_t *headers,
-                                    size_t header_count, int64_t timestamp, void *opaque,
-                                    size_t record_size, int64_t now, int *woke)
+                                    const msg_in_t *m, int64_t now, int *woke)
 {
     mq_tpart_t *tp = &t->parts[partition];
-    if (tp->open && tp->open->builder.len + record_size > (size_t)acc->conf->batch_size) {
+    size_t limit = (size_t)acc->conf->batch_size;
+    mq_pbatch_t *b = tp->open;
+    if (b && b->builder.len + m->bytes > limit) {
         seal(acc, t, partition);
         *woke = 1;
+        b = NULL;
     }
-    if (!tp->open) {
+    if (!b) {
         if (!now)
             now = mq__mono_ms();
-        tp->open = new_batch(acc, t, partition, now);
-        if (!tp->open)
+        if (!(b = tp->open = new_batch(acc, t, partition, now)))
             return MQ_ERR_NO_MEMORY;
         if (now + acc->conf->linger_ms < acc->sender_wake_ms)
             *woke = 1;
     }
-    mq_pbatch_t *b = tp->open;
-    if (b->count == b->meta_cap) {
-        int32_t cap = b->meta_cap ? b->meta_cap * 2 : 64;
-        mq_msg_meta_t *m = realloc(b->meta, (size_t)cap * sizeof(*m));
-        if (!m)
-            return MQ_ERR_NO_MEMORY;
-        b->meta = m;
-        b->meta_cap = cap;
-    }
-    mq_err_t err = mq__batch_builder_add(&b->builder, timestamp, key, key_len, value, value_len,
-                                         headers, header_count);
+    if (b->count == b->meta_cap && grow_meta(b) != MQ_OK)
+        return MQ_ERR_NO_MEMORY;
+    mq_err_t err = mq__batch_builder_add(&b->builder, m->timestamp, m->key, m->key_len, m->value,
+                                         m->value_len, m->headers, m->header_count);
     if (err != MQ_OK)
         return err;
-    b->meta[b->count++] = (mq_msg_meta_t){opaque, timestamp};
-    b->bytes += record_size;
-    if (b->count >= acc->conf->batch_num_messages ||
-        b->builder.len >= (size_t)acc->conf->batch_size) {
+    b->meta[b->count++] = (mq_msg_meta_t){m->opaque, m->timestamp};
+    b->bytes += m->bytes;
+    if (b->count >= acc->conf->batch_num_messages || b->builder.len >= limit) {
         seal(acc, t, partition);
         *woke = 1;
     }
     return MQ_OK;
 }
 
-static mq_err_t park_unassigned(mq_topic_t *t, int32_t partition, const void *key, size_t key_len,
-                                const void *value, size_t value_len, const mq_header_t *headers,
-                                size_t header_count, int64_t timestamp, void *opaque,
-                                size_t record_size, int64_t now)
+static mq_err_t park_unassigned(mq_topic_t *t, int32_t partition, const msg_in_t *in, int64_t now)
 {
+    const mq_header_t *headers = in->headers;
+    size_t header_count = in->header_count;
     size_t hbytes = 0;
     for (size_t i = 0; i < header_count; i++)
         hbytes += headers[i].key_len + headers[i].value_len;
-    mq_ua_msg_t *m =
-        malloc(sizeof(*m) + header_count * sizeof(mq_header_t) + key_len + value_len + hbytes);
+    mq_ua_msg_t *m = malloc(sizeof(*m) + header_count * sizeof(mq_header_t) + in->key_len +
+                            in->value_len + hbytes);
     if (!m)
         return MQ_ERR_NO_MEMORY;
     *m = (mq_ua_msg_t){.topic = t,
                        .partition = partition,
-                       .opaque = opaque,
-                       .timestamp = timestamp,
+                       .opaque = in->opaque,
+                       .timestamp = in->timestamp,
                        .enq_ms = now,
-                       .key_len = key_len,
-                       .value_len = value_len,
+                       .key_len = in->key_len,
+                       .value_len = in->value_len,
                        .header_count = header_count,
-                       .bytes = record_size};
+                       .bytes = in->bytes};
     m->headers = (mq_header_t *)m->data;
     uint8_t *p = m->data + header_count * sizeof(mq_header_t);
     for (size_t i = 0; i < header_count; i++) {
@@ -225,13 +253,13 @@ static mq_err_t park_unassigned(mq_topic_t *t, int32_t partition, const void *ke
             p += headers[i].value_len;
         }
     }
-    if (key) {
-        memcpy(p, key, key_len);
+    if (in->key) {
+        memcpy(p, in->key, in->key_len);
         m->key = p;
-        p += key_len;
+        p += in->key_len;
     }
-    if (value) {
-        memcpy(p, value, value_len);
+    if (in->value) {
+        memcpy(p, in->value, in->value_len);
         m->value = p;
     }
     if (t->ua_tail)
@@ -264,49 +292,55 @@ static mq_err_t wait_space(mq_acc_t *acc, size_t record_size, int block)
     return acc->closed ? MQ_ERR_CLOSED : MQ_OK;
 }
 
+/* A topic not seen before: created, and the I/O thread asks for its
+ * metadata. */
+static mq_topic_t *find_or_add_topic(mq_acc_t *acc, const char *name, int *woke)
+{
+    mq_topic_t *t = find_topic(acc, name);
+    if (!t && (t = new_topic(acc, name)))
+        *woke = 1;
+    return t;
+}
+
+/* The message goes to a batch, or waits for the topic's partition count. */
+static mq_err_t append_locked(mq_acc_t *acc, const char *topic, int32_t partition,
+                              const msg_in_t *m, int *woke)
+{
+    mq_topic_t *t = acc->last;
+    if (!t || strcmp(t->name, topic) != 0) {
+        if (!(t = find_or_add_topic(acc, topic, woke)))
+            return MQ_ERR_NO_MEMORY;
+    }
+    /* Behind parked messages too, so a partition keeps produce order. */
+    if (t->partitions < 0 || t->ua_head) {
+        if (t->partitions >= 0 && partition >= t->partitions)
+            return MQ_ERR_UNKNOWN_PARTITION;
+        return park_unassigned(t, partition, m, mq__mono_ms());
+    }
+    int32_t p = mq__partition_choose(&t->sticky, partition, m->key, m->key_len, t->partitions);
+    if (p < 0)
+        return MQ_ERR_UNKNOWN_PARTITION;
+    /* The clock is read only when a batch starts (clock_gettime is a
+     * noticeable part of an append on some VMs). */
+    return append_to_partition(acc, t, p, m, 0, woke);
+}
+
 mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, const void *key,
                         size_t key_len, const void *value, size_t value_len,
                         const mq_header_t *headers, size_t header_count, int64_t timestamp,
                         void *opaque, size_t record_size, int block)
 {
+    msg_in_t m = {key,          value,     key_len, value_len,  headers,
+                  header_count, timestamp, opaque,  record_size};
     int woke = 0;
-    /* The clock is read only when a batch starts (clock_gettime is a
-     * noticeable part of an append on some VMs). */
-    int64_t now = 0;
     pthread_mutex_lock(&acc->lock);
     mq_err_t err = wait_space(acc, record_size, block);
-    if (err != MQ_OK)
-        goto out;
-    mq_topic_t *t = find_topic(acc, topic);
-    if (!t) {
-        if (!(t = new_topic(acc, topic))) {
-            err = MQ_ERR_NO_MEMORY;
-            goto out;
-        }
-        woke = 1; /* the I/O thread asks for its metadata */
-    }
-    /* Behind parked messages too, so a partition keeps produce order. */
-    if (t->partitions < 0 || t->ua_head) {
-        if (t->partitions >= 0 && partition >= t->partitions) {
-            err = MQ_ERR_UNKNOWN_PARTITION;
-            goto out;
-        }
-        err = park_unassigned(t, partition, key, key_len, value, value_len, headers, header_count,
-                              timestamp, opaque, record_size, mq__mono_ms());
-    } else {
-        int32_t p = mq__partition_choose(&t->sticky, partition, key, key_len, t->partitions);
-        if (p < 0) {
-            err = MQ_ERR_UNKNOWN_PARTITION;
-            goto out;
-        }
-        err = append_to_partition(acc, t, p, key, key_len, value, value_len, headers, header_count,
-                                  timestamp, opaque, record_size, now, &woke);
-    }
+    if (err == MQ_OK)
+        err = append_locked(acc, topic, partition, &m, &woke);
     if (err == MQ_OK) {
         acc->msgs++;
         acc->bytes += (int64_t)record_size;
     }
-out:
     pthread_mutex_unlock(&acc->lock);
     if (woke && acc->wake)
         acc->wake(acc->wake_arg);
@@ -331,9 +365,9 @@ static void assign_unassigned(mq_acc_t *acc, mq_topic_t *t)
             t->ua_bad = m;
             continue;
         }
-        if (append_to_partition(acc, t, p, m->key, m->key_len, m->value, m->value_len, m->headers,
-                                m->header_count, m->timestamp, m->opaque, m->bytes, m->enq_ms,
-                                &woke) != MQ_OK)
+        msg_in_t in = {m->key,          m->value,     m->key_len, m->value_len, m->headers,
+                       m->header_count, m->timestamp, m->opaque,  m->bytes};
+        if (append_to_partition(acc, t, p, &in, m->enq_ms, &woke) != MQ_OK)
             return; /* out of memory: try again next round */
         t->ua_head = m->next;
         if (!t->ua_head)

@@ -76,6 +76,10 @@ typedef struct mq_topic {
     mq_ua_msg_t *ua_head, *ua_tail;
     mq_ua_msg_t *ua_bad;    /* explicit partition out of range: to be failed */
     int64_t metadata_at_ms; /* last metadata request for it (I/O thread) */
+    /* Size and count of its last sealed batch: a new batch starts with room
+     * for as much, so a busy topic's batches never grow by copying. */
+    size_t last_batch_len;
+    int32_t last_batch_count;
 } mq_topic_t;
 
 typedef struct mq_acc {

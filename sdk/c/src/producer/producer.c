@@ -155,16 +155,35 @@ mq_err_t mq_producer_new(const mq_conf_t *conf, mq_producer_t **out, char *errst
     return MQ_OK;
 }
 
-mq_err_t mq_produce(mq_producer_t *p, const char *topic, int32_t partition, const void *key,
-                    size_t key_len, const void *value, size_t value_len,
-                    const mq_msg_header_t *headers, size_t header_count, int64_t timestamp_ms,
-                    void *opaque, uint32_t flags)
+/* The common tail of mq_produce: size, timestamp, accumulator. */
+static inline mq_err_t produce(mq_producer_t *p, const char *topic, int32_t partition,
+                               const void *key, size_t key_len, const void *value, size_t value_len,
+                               const mq_header_t *hs, size_t header_count, int64_t timestamp_ms,
+                               void *opaque, uint32_t flags)
 {
-    if (!p || !topic || !topic[0] || partition < MQ_PARTITION_ANY || (key_len && !key) ||
-        (value_len && !value) || (header_count && !headers) || (flags & ~MQ_PRODUCE_BLOCK))
-        return MQ_ERR_INVALID_ARG;
+    /* Sized with the largest deltas a batch could give it, so it always fits. */
+    size_t size = mq__batch_record_size(INT64_MAX / 2, INT32_MAX, key_len, !key, value_len, !value,
+                                        hs, header_count);
+    if (size == SIZE_MAX || size > (size_t)p->conf->message_max_bytes)
+        return MQ_ERR_MESSAGE_TOO_LARGE;
+    if (timestamp_ms <= 0)
+        timestamp_ms = mq__wall_ms();
+    return mq__acc_append(&p->acc, topic, partition, key, key_len, value, value_len, hs,
+                          header_count, timestamp_ms, opaque, size, flags & MQ_PRODUCE_BLOCK);
+}
+
+/* Headers are converted to the codec's form (with key lengths) first; kept
+ * apart so the header-less call has no big stack frame. */
+static mq_err_t produce_with_headers(mq_producer_t *p, const char *topic, int32_t partition,
+                                     const void *key, size_t key_len, const void *value,
+                                     size_t value_len, const mq_msg_header_t *headers,
+                                     size_t header_count, int64_t timestamp_ms, void *opaque,
+                                     uint32_t flags)
+{
     mq_header_t stack[STACK_HEADERS];
     mq_header_t *hs = stack;
+    if (header_count == 0)
+        __builtin_unreachable(); /* mq_produce's check (tells gcc hs[0] gets written) */
     if (header_count > STACK_HEADERS && !(hs = malloc(header_count * sizeof(*hs))))
         return MQ_ERR_NO_MEMORY;
     mq_err_t err = MQ_OK;
@@ -176,22 +195,27 @@ mq_err_t mq_produce(mq_producer_t *p, const char *topic, int32_t partition, cons
         hs[i] = (mq_header_t){headers[i].key, strlen(headers[i].key), headers[i].value,
                               headers[i].value_len};
     }
-    /* Sized with the largest deltas a batch could give it, so it always fits. */
-    const mq_header_t *hp = header_count ? hs : NULL;
-    size_t size = mq__batch_record_size(INT64_MAX / 2, INT32_MAX, key_len, !key, value_len, !value,
-                                        hp, header_count);
-    if (size == SIZE_MAX || size > (size_t)p->conf->message_max_bytes) {
-        err = MQ_ERR_MESSAGE_TOO_LARGE;
-        goto out;
-    }
-    if (timestamp_ms <= 0)
-        timestamp_ms = mq__wall_ms();
-    err = mq__acc_append(&p->acc, topic, partition, key, key_len, value, value_len, hp,
-                         header_count, timestamp_ms, opaque, size, flags & MQ_PRODUCE_BLOCK);
+    err = produce(p, topic, partition, key, key_len, value, value_len, hs, header_count,
+                  timestamp_ms, opaque, flags);
 out:
     if (hs != stack)
         free(hs);
     return err;
+}
+
+mq_err_t mq_produce(mq_producer_t *p, const char *topic, int32_t partition, const void *key,
+                    size_t key_len, const void *value, size_t value_len,
+                    const mq_msg_header_t *headers, size_t header_count, int64_t timestamp_ms,
+                    void *opaque, uint32_t flags)
+{
+    if (!p || !topic || !topic[0] || partition < MQ_PARTITION_ANY || (key_len && !key) ||
+        (value_len && !value) || (header_count && !headers) || (flags & ~MQ_PRODUCE_BLOCK))
+        return MQ_ERR_INVALID_ARG;
+    if (header_count)
+        return produce_with_headers(p, topic, partition, key, key_len, value, value_len, headers,
+                                    header_count, timestamp_ms, opaque, flags);
+    return produce(p, topic, partition, key, key_len, value, value_len, NULL, 0, timestamp_ms,
+                   opaque, flags);
 }
 
 mq_err_t mq_producer_poll(mq_producer_t *p, int32_t timeout_ms, mq_event_t **out)
