@@ -222,7 +222,10 @@ typedef struct mq_msg_header {
 /** @brief What an event is about; see mq_event_type(). */
 typedef enum mq_event_type {
     MQ_EVENT_DELIVERY = 1, /**< The outcome of one produced message. */
-    MQ_EVENT_ERROR = 2,    /**< A client-wide error, e.g. a broker is down. */
+    MQ_EVENT_ERROR = 2,    /**< A client-wide error, e.g. a broker is down
+                                (::MQ_ERR_TRANSPORT) or a TLS handshake failed
+                                (::MQ_ERR_AUTHENTICATION, text with OpenSSL's
+                                reason; the client keeps retrying). */
     MQ_EVENT_STATS = 3,    /**< Statistics as JSON (statistics.interval.ms). */
 } mq_event_type_t;
 
@@ -247,7 +250,9 @@ typedef enum mq_persisted {
  * @return ::MQ_OK;
  *         ::MQ_ERR_INVALID_ARG if @p out is NULL;
  *         ::MQ_ERR_INVALID_CONFIG if bootstrap.servers is empty or cannot be
- *         parsed, or if keys contradict each other (@p errstr says which);
+ *         parsed, if keys contradict each other, or if a TLS certificate,
+ *         key, CA or CRL (ssl.*) cannot be loaded (@p errstr says which and
+ *         gives OpenSSL's reason);
  *         ::MQ_ERR_NO_MEMORY if memory ran out;
  *         ::MQ_ERR_UNKNOWN if a thread, epoll or eventfd could not be created.
  */

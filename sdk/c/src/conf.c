@@ -28,6 +28,8 @@ struct conf_key {
 };
 
 static const struct conf_enum acks_enum[] = {{"none", 0}, {"leader", 1}, {"all", -1}, {NULL, 0}};
+static const struct conf_enum security_enum[] = {{"plaintext", 0}, {"ssl", 1}, {NULL, 0}};
+static const struct conf_enum endpoint_enum[] = {{"none", 0}, {"https", 1}, {NULL, 0}};
 static const struct conf_enum compression_enum[] = {{"none", MQ__COMPRESSION_NONE},
                                                     {"lz4", MQ__COMPRESSION_LZ4},
                                                     {"zstd", MQ__COMPRESSION_ZSTD},
@@ -96,6 +98,31 @@ static const struct conf_key keys[] = {
     {"socket.connection.setup.timeout.ms", T_INT, "10000", 100, 3600000, NULL,
      F(socket_connection_setup_timeout_ms),
      "Longest time a TCP connect may take before the next broker is tried."},
+    /* TLS (docs/security.md). */
+    {"security.protocol", T_ENUM, "plaintext", 0, 0, security_enum, F(security_protocol),
+     "plaintext, or ssl: TLS 1.2+ with ALPN h2 (the broker's ssl:// listener)."},
+    {"ssl.ca.location", T_STR, "", 0, 0, NULL, F(ssl_ca_location),
+     "PEM file of the CA certificates that verify the broker; empty = the system's default "
+     "trust store (unless ssl.ca.pem is set)."},
+    {"ssl.ca.pem", T_STR, "", 0, 0, NULL, F(ssl_ca_pem),
+     "The CA certificates as a PEM string (instead of ssl.ca.location)."},
+    {"ssl.certificate.location", T_STR, "", 0, 0, NULL, F(ssl_certificate_location),
+     "PEM file of this client's certificate (and chain) for mTLS. Reloaded from the file "
+     "after a failed handshake."},
+    {"ssl.certificate.pem", T_STR, "", 0, 0, NULL, F(ssl_certificate_pem),
+     "This client's certificate as a PEM string (instead of ssl.certificate.location)."},
+    {"ssl.key.location", T_STR, "", 0, 0, NULL, F(ssl_key_location),
+     "PEM file of the private key of ssl.certificate.location."},
+    {"ssl.key.pem", T_STR, "", 0, 0, NULL, F(ssl_key_pem),
+     "The private key as a PEM string (instead of ssl.key.location)."},
+    {"ssl.key.password", T_STR, "", 0, 0, NULL, F(ssl_key_password),
+     "Password of an encrypted private key."},
+    {"ssl.crl.location", T_STR, "", 0, 0, NULL, F(ssl_crl_location),
+     "PEM certificate revocation list checked against the broker's certificate."},
+    {"ssl.endpoint.identification.algorithm", T_ENUM, "https", 0, 0, endpoint_enum,
+     F(ssl_endpoint_identification),
+     "https: the broker's certificate must name the host (DNS SAN) or IP (IP SAN) of "
+     "bootstrap.servers; none: skip that check (the chain is still verified)."},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -39,6 +39,17 @@ struct mq_conf {
     int64_t message_max_bytes;
     int64_t metadata_refresh_interval_ms;
     int64_t socket_connection_setup_timeout_ms;
+    /* TLS (net/tls.c). */
+    int64_t security_protocol; /* 0 plaintext, 1 ssl */
+    char *ssl_ca_location;
+    char *ssl_ca_pem;
+    char *ssl_certificate_location;
+    char *ssl_certificate_pem;
+    char *ssl_key_location;
+    char *ssl_key_pem;
+    char *ssl_key_password;
+    char *ssl_crl_location;
+    int64_t ssl_endpoint_identification; /* 0 none, 1 https */
 };
 
 /* Checks that keys agree with each other (e.g. idempotence needs acks=all

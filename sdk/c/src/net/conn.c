@@ -1,4 +1,5 @@
-/* One HTTP/2 (prior knowledge) connection carrying gRPC unary calls. */
+/* One HTTP/2 connection carrying gRPC unary calls: prior knowledge over
+ * TCP, or over TLS (ALPN h2) when the client has an mq_tls_t. */
 #include "net/conn.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 #include "error.h"
 #include "event.h"
+#include "net/tls.h"
 #include "wire/grpc.h"
 
 /* Windows and frame size we advertise: large, so a response is never
@@ -44,7 +46,14 @@ typedef struct call {
 
 struct mq_conn {
     int fd;
-    int established;
+    int established;  /* TCP connected and, with TLS, the handshake done */
+    int tcp_up;       /* TCP connected */
+    mq_tls_t *tls;    /* NULL: plaintext */
+    SSL *ssl;         /* the TLS session once TCP is up */
+    uint32_t hs_want; /* epoll bits the handshake waits for */
+    int got_data;     /* something arrived over TLS (auth errors come before) */
+    mq_err_t fail;    /* how the connection failed: TRANSPORT or AUTHENTICATION */
+    char host[256];
     nghttp2_session *session;
     call_t *calls; /* doubly linked */
     size_t ncalls;
@@ -125,6 +134,17 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
     (void)s;
     (void)flags;
     mq_conn_t *c = ud;
+    if (c->ssl) {
+        char why[300] = "";
+        ssize_t n = mq__tls_write(c->ssl, data, len, why, sizeof(why));
+        if (n >= 0)
+            return n;
+        if (errno == EAGAIN)
+            return NGHTTP2_ERR_WOULDBLOCK;
+        if (!c->err[0])
+            snprintf(c->err, sizeof(c->err), "%s", why);
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
     if (n >= 0)
         return n;
@@ -231,6 +251,12 @@ static mq_err_t start_session(mq_conn_t *c)
 mq_err_t mq__conn_new(const char *host, const char *port, mq_conn_t **out, char *errstr,
                       size_t errstr_size)
 {
+    return mq__conn_new_tls(host, port, NULL, out, errstr, errstr_size);
+}
+
+mq_err_t mq__conn_new_tls(const char *host, const char *port, mq_tls_t *tls, mq_conn_t **out,
+                          char *errstr, size_t errstr_size)
+{
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
     int rv = getaddrinfo(host, port, &hints, &res);
     if (rv != 0) {
@@ -258,6 +284,9 @@ mq_err_t mq__conn_new(const char *host, const char *port, mq_conn_t **out, char 
         return MQ_ERR_NO_MEMORY;
     }
     c->fd = fd;
+    c->tls = tls;
+    c->fail = MQ_ERR_TRANSPORT;
+    snprintf(c->host, sizeof(c->host), "%s", host);
     snprintf(c->authority, sizeof(c->authority), "%s:%s", host, port);
     if (start_session(c) != MQ_OK) {
         mq__conn_free(c);
@@ -277,10 +306,17 @@ int mq__conn_established(const mq_conn_t *c)
     return c->established;
 }
 
+mq_err_t mq__conn_error(const mq_conn_t *c)
+{
+    return c->fail;
+}
+
 uint32_t mq__conn_events(const mq_conn_t *c)
 {
-    if (!c->established)
+    if (!c->tcp_up)
         return EPOLLOUT;
+    if (!c->established)
+        return c->hs_want;
     uint32_t ev = EPOLLIN;
     if (nghttp2_session_want_write(c->session))
         ev |= EPOLLOUT;
@@ -304,9 +340,80 @@ mq_err_t mq__conn_flush(mq_conn_t *c, char *errstr, size_t errstr_size)
     return MQ_OK;
 }
 
+/* TCP is up: starts or continues the TLS handshake. MQ_OK (done or in
+ * progress; c->established says which) or MQ_ERR_AUTHENTICATION. */
+static mq_err_t tls_step(mq_conn_t *c, char *errstr, size_t errstr_size)
+{
+    char why[400] = "";
+    if (!c->ssl) {
+        c->ssl = mq__tls_session(c->tls, c->fd, c->host, why, sizeof(why));
+        if (!c->ssl) {
+            snprintf(errstr, errstr_size, "%s: %s", c->authority, why);
+            c->fail = MQ_ERR_AUTHENTICATION;
+            return MQ_ERR_AUTHENTICATION;
+        }
+    }
+    int rv = mq__tls_handshake(c->ssl, &c->hs_want, why, sizeof(why));
+    if (rv < 0) {
+        snprintf(errstr, errstr_size, "%s: %s", c->authority, why);
+        c->fail = MQ_ERR_AUTHENTICATION;
+        mq__tls_invalidate(c->tls); /* reload the files before the next try */
+        return MQ_ERR_AUTHENTICATION;
+    }
+    if (rv == 1)
+        c->established = 1;
+    return MQ_OK;
+}
+
+/* Reads what is there into nghttp2. MQ_OK or the failure. */
+static mq_err_t read_input(mq_conn_t *c, char *errstr, size_t errstr_size)
+{
+    uint8_t buf[65536];
+    for (;;) {
+        char why[300] = "";
+        ssize_t n = c->ssl ? mq__tls_read(c->ssl, buf, sizeof(buf), why, sizeof(why))
+                           : recv(c->fd, buf, sizeof(buf), 0);
+        if (n > 0) {
+            c->got_data = 1;
+            ssize_t used = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
+            if (used < 0) {
+                snprintf(errstr, errstr_size, "%s: HTTP/2 error: %s", c->authority,
+                         nghttp2_strerror((int)used));
+                return MQ_ERR_TRANSPORT;
+            }
+            /* Plain TCP: a short read means the socket is empty. TLS reads
+             * one record at a time, so go on until it says so. */
+            if (!c->ssl && (size_t)n < sizeof(buf))
+                return MQ_OK;
+            continue;
+        }
+        if (n == 0) {
+            snprintf(errstr, errstr_size, "%s: connection closed by the broker", c->authority);
+            return MQ_ERR_TRANSPORT;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return MQ_OK;
+        if (errno == EINTR)
+            continue;
+        if (c->ssl) {
+            /* An alert before any answer is the broker refusing us (TLS 1.3
+             * checks the client certificate after our side finished). */
+            snprintf(errstr, errstr_size, "%s: %s", c->authority, why);
+            if (errno == EPROTO && !c->got_data) {
+                c->fail = MQ_ERR_AUTHENTICATION;
+                mq__tls_invalidate(c->tls);
+                return MQ_ERR_AUTHENTICATION;
+            }
+            return MQ_ERR_TRANSPORT;
+        }
+        snprintf(errstr, errstr_size, "%s: recv: %s", c->authority, strerror(errno));
+        return MQ_ERR_TRANSPORT;
+    }
+}
+
 mq_err_t mq__conn_io(mq_conn_t *c, uint32_t events, char *errstr, size_t errstr_size)
 {
-    if (!c->established) {
+    if (!c->tcp_up) {
         int soerr = 0;
         socklen_t sl = sizeof(soerr);
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
@@ -317,34 +424,20 @@ mq_err_t mq__conn_io(mq_conn_t *c, uint32_t events, char *errstr, size_t errstr_
         }
         if (!(events & EPOLLOUT))
             return MQ_OK;
-        c->established = 1;
+        c->tcp_up = 1;
+        if (!c->tls)
+            c->established = 1;
+    }
+    if (!c->established) {
+        mq_err_t err = tls_step(c, errstr, errstr_size);
+        if (err != MQ_OK || !c->established)
+            return err;
+        events |= EPOLLIN; /* data may have come with the handshake */
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        uint8_t buf[65536];
-        for (;;) {
-            ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
-            if (n > 0) {
-                ssize_t used = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
-                if (used < 0) {
-                    snprintf(errstr, errstr_size, "%s: HTTP/2 error: %s", c->authority,
-                             nghttp2_strerror((int)used));
-                    return MQ_ERR_TRANSPORT;
-                }
-                if ((size_t)n < sizeof(buf))
-                    break;
-                continue;
-            }
-            if (n == 0) {
-                snprintf(errstr, errstr_size, "%s: connection closed by the broker", c->authority);
-                return MQ_ERR_TRANSPORT;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            if (errno == EINTR)
-                continue;
-            snprintf(errstr, errstr_size, "%s: recv: %s", c->authority, strerror(errno));
-            return MQ_ERR_TRANSPORT;
-        }
+        mq_err_t err = read_input(c, errstr, errstr_size);
+        if (err != MQ_OK)
+            return err;
     }
     if (mq__conn_flush(c, errstr, errstr_size) != MQ_OK)
         return MQ_ERR_TRANSPORT;
@@ -384,7 +477,7 @@ mq_err_t mq__conn_call(mq_conn_t *c, const char *path, const uint8_t *msg, size_
     mq__grpc_timeout_format(timeout_ms, tmo, sizeof(tmo));
     nghttp2_nv hdrs[] = {
         NV(":method", "POST"),
-        NV(":scheme", "http"),
+        NV(":scheme", c->tls ? "https" : "http"),
         NV(":path", path),
         NV(":authority", c->authority),
         NV("content-type", "application/grpc"),
@@ -435,6 +528,7 @@ void mq__conn_free(mq_conn_t *c)
         finish_call(c, c->calls, MQ_ERR_TRANSPORT);
     }
     nghttp2_session_del(c->session);
+    mq__tls_session_free(c->ssl);
     close(c->fd);
     free(c);
 }

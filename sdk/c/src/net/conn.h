@@ -1,7 +1,8 @@
 /* Private: one HTTP/2 connection to a broker (nghttp2 client session over
  * a nonblocking TCP socket) carrying gRPC unary calls. The owner (an I/O
  * thread) polls conn_fd for conn_events and calls mq__conn_io; nothing
- * here blocks or starts threads. TLS will sit under the same interface. */
+ * here blocks or starts threads. TLS (net/tls.h) sits under the same
+ * interface: a connection is established once its handshake is done. */
 #ifndef MQ_NET_CONN_H
 #define MQ_NET_CONN_H
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "mqclient.h"
+#include "net/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,13 +34,23 @@ typedef void (*mq_call_cb)(void *arg, mq_err_t err, const char *grpc_message, co
  * MQ_ERR_NO_MEMORY. */
 mq_err_t mq__conn_new(const char *host, const char *port, mq_conn_t **out, char *errstr,
                       size_t errstr_size);
+/* The same over TLS when tls is not NULL (the handshake runs from
+ * mq__conn_io; its failures return MQ_ERR_AUTHENTICATION there). */
+mq_err_t mq__conn_new_tls(const char *host, const char *port, mq_tls_t *tls, mq_conn_t **out,
+                          char *errstr, size_t errstr_size);
 int mq__conn_fd(const mq_conn_t *c);
+/* How the connection failed: MQ_ERR_AUTHENTICATION (TLS handshake refused,
+ * by us or the broker: errstr of mq__conn_io names OpenSSL's reason) or
+ * MQ_ERR_TRANSPORT. */
+mq_err_t mq__conn_error(const mq_conn_t *c);
 /* EPOLLIN/EPOLLOUT bits the connection waits for now. */
 uint32_t mq__conn_events(const mq_conn_t *c);
-/* 1 once TCP is connected (calls can be submitted before; they queue). */
+/* 1 once TCP is connected and TLS (if any) is up (calls can be submitted
+ * before; they queue). */
 int mq__conn_established(const mq_conn_t *c);
-/* Handles readiness (epoll bits). Returns MQ_OK, or MQ_ERR_TRANSPORT when
- * the connection is finished (the caller frees it; errstr says why). */
+/* Handles readiness (epoll bits). Returns MQ_OK, or MQ_ERR_TRANSPORT /
+ * MQ_ERR_AUTHENTICATION when the connection is finished (the caller frees
+ * it; errstr says why). */
 mq_err_t mq__conn_io(mq_conn_t *c, uint32_t events, char *errstr, size_t errstr_size);
 /* Starts a unary call: path e.g. "/mq.v1.Broker/Produce", msg the protobuf
  * bytes (copied into a framed buffer), timeout_ms bounds the call.

@@ -85,6 +85,7 @@ static void free_producer(mq_producer_t *p)
         free(p->servers[i].port);
     }
     free(p->servers);
+    mq__tls_free(p->tls);
     if (p->epfd >= 0)
         close(p->epfd);
     if (p->wakefd >= 0)
@@ -115,6 +116,8 @@ mq_err_t mq_producer_new(const mq_conf_t *conf, mq_producer_t **out, char *errst
     mq_err_t err = mq__conf_check(p->conf, errstr, errstr_size);
     if (err == MQ_OK)
         err = parse_servers(p, p->conf->bootstrap_servers, errstr, errstr_size);
+    if (err == MQ_OK)
+        err = mq__tls_new(p->conf, &p->tls, errstr, errstr_size);
     if (err != MQ_OK) {
         free_producer(p);
         return err;

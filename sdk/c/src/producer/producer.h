@@ -33,6 +33,7 @@ typedef struct mq_pstats {
 
 struct mq_producer {
     mq_conf_t *conf;
+    mq_tls_t *tls; /* NULL: plaintext (security.protocol) */
     mq_acc_t acc;
     mq_event_queue_t events;
 

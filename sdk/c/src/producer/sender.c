@@ -477,6 +477,7 @@ static void conn_lost(mq_producer_t *p, const char *why)
     if (p->connected_at_ms && now - p->connected_at_ms > p->conf->reconnect_backoff_max_ms)
         mq__backoff_reset(&p->reconnect_backoff);
     mq_conn_t *c = p->conn;
+    mq_err_t err = mq__conn_error(c); /* MQ_ERR_AUTHENTICATION for TLS refusals */
     p->conn = NULL;
     mq__conn_free(c); /* fails its calls: retries get queued */
     p->metadata_in_flight = 0;
@@ -485,7 +486,7 @@ static void conn_lost(mq_producer_t *p, const char *why)
     p->connected_at_ms = 0;
     p->reconnect_at_ms = now + mq__backoff_next(&p->reconnect_backoff);
     p->stats.reconnects++;
-    emit_error(p, MQ_ERR_TRANSPORT, why);
+    emit_error(p, err, why);
 }
 
 static void try_connect(mq_producer_t *p, int64_t now)
@@ -494,7 +495,7 @@ static void try_connect(mq_producer_t *p, int64_t now)
     p->server_next = (p->server_next + 1) % p->nservers;
     char why[300] = "";
     mq_conn_t *c;
-    if (mq__conn_new(s->host, s->port, &c, why, sizeof(why)) != MQ_OK) {
+    if (mq__conn_new_tls(s->host, s->port, p->tls, &c, why, sizeof(why)) != MQ_OK) {
         p->reconnect_at_ms = now + mq__backoff_next(&p->reconnect_backoff);
         emit_error(p, MQ_ERR_TRANSPORT, why);
         return;
