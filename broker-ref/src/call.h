@@ -26,6 +26,7 @@ typedef enum {
     METHOD_PRODUCE,
     METHOD_FETCH,
     METHOD_LIST_OFFSETS,
+    METHOD_INIT_PRODUCER_ID,
     METHOD_COUNT
 } method_t;
 
@@ -113,6 +114,7 @@ void metadata_handle(call_t *c, uint8_t *msg, size_t len);
 void produce_handle(call_t *c, uint8_t *msg, size_t len);
 void fetch_handle(call_t *c, uint8_t *msg, size_t len);
 void list_offsets_handle(call_t *c, uint8_t *msg, size_t len);
+void init_producer_id_handle(call_t *c, uint8_t *msg, size_t len); /* init_producer.c */
 
 /* A ProduceRequest decoded in place (produce.c): records point into the
  * message, topics are NUL-terminated copies. */

@@ -31,9 +31,10 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "producers.h"
 #include "topics.h"
 
-enum { JOB_CREATE, JOB_ALTER, JOB_DELETE };
+enum { JOB_CREATE, JOB_ALTER, JOB_DELETE, JOB_PRODUCER_IDS };
 
 typedef struct job {
     struct job *next;
@@ -49,6 +50,8 @@ typedef struct job {
     meta_result_t res;
     topic_t *topic;   /* create: the new topic; alter/delete: the target */
     log_config_t cfg; /* alter: the new effective config */
+    /* producer ids: the reservation written, 0 if none */
+    int64_t pid_limit;
 } job_t;
 
 /* Jobs of other subsystems (meta_run_sql), apart from the topic jobs. */
@@ -66,6 +69,10 @@ static struct {
     pthread_t thread;
     sqlite3 *db;
     broker_config_t cfg;
+    /* Producer ids: handed out in memory, reserved in meta.db in blocks. */
+    producer_ids_t *pids;
+    int64_t pid_reserved; /* metadata thread: the reservation last written */
+    int pid_reserving;    /* atomic: a background reservation is queued */
     /* Startup handshake. */
     int loaded;
     mq_err_t load_err;
@@ -81,6 +88,12 @@ static const char *const MIGRATIONS[] = {
     "  config TEXT NOT NULL DEFAULT '{}',"
     "  created_ms INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+    /* One row: ids below next_id may have been handed out (reserved in
+     * blocks of PRODUCER_ID_BLOCK, so not written per InitProducerId). */
+    "CREATE TABLE producer_ids ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 0),"
+    "  next_id INTEGER NOT NULL"
+    ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])))
 
@@ -393,6 +406,76 @@ static void prepare_delete(job_t *j)
     j->topic = t;
 }
 
+/* ---- producer ids ---- */
+
+/* Ids reserved per meta.db write; a new block is queued when fewer than
+ * half of one are left, so InitProducerId rarely waits for the disk. */
+#define PRODUCER_ID_BLOCK 1000
+
+static mq_err_t write_pid_reservation(int64_t next_id)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(M.db,
+                       "INSERT INTO producer_ids(id, next_id) VALUES(0, ?) "
+                       "ON CONFLICT(id) DO UPDATE SET next_id = max(next_id, excluded.next_id)",
+                       -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, next_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? MQ_OK : MQ_ERR_STORAGE;
+}
+
+static void prepare_producer_ids(job_t *j)
+{
+    int64_t next = producer_ids_next(M.pids);
+    /* Another job of this tick (or an earlier one) already reserved enough. */
+    if (M.pid_reserved - next >= PRODUCER_ID_BLOCK / 2)
+        return;
+    int64_t limit = (M.pid_reserved > next ? M.pid_reserved : next) + PRODUCER_ID_BLOCK;
+    if (write_pid_reservation(limit) != MQ_OK) {
+        set_result(j, MQ_ERR_STORAGE, "meta.db producer id update failed: %s",
+                   sqlite3_errmsg(M.db));
+        return;
+    }
+    M.pid_reserved = j->pid_limit = limit;
+}
+
+static void undo_producer_ids(job_t *j, const char *why)
+{
+    if (j->res.err != MQ_OK)
+        return;
+    M.pid_reserved = 0; /* unknown: the next job writes from next + a block */
+    j->pid_limit = 0;
+    set_result(j, MQ_ERR_STORAGE, "meta.db commit failed: %s", why);
+}
+
+/* At start (metadata thread, before serving): ids go on from the stored
+ * reservation, and the first block is reserved at once. */
+static mq_err_t load_producer_ids(void)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t next = 0;
+    if (sqlite3_prepare_v2(M.db, "SELECT next_id FROM producer_ids WHERE id = 0", -1, &st, NULL) !=
+        SQLITE_OK) {
+        log_error("\"cannot read producer ids\" error=\"%s\"", sqlite3_errmsg(M.db));
+        return MQ_ERR_STORAGE;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        next = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    M.pids = producer_ids_new(next);
+    if (!M.pids)
+        return MQ_ERR_NO_MEMORY;
+    if (write_pid_reservation(next + PRODUCER_ID_BLOCK) != MQ_OK) {
+        log_error("\"cannot reserve producer ids\" error=\"%s\"", sqlite3_errmsg(M.db));
+        return MQ_ERR_STORAGE;
+    }
+    M.pid_reserved = next + PRODUCER_ID_BLOCK;
+    producer_ids_set_limit(M.pids, M.pid_reserved);
+    log_info("\"producer ids loaded\" next=%" PRId64 " reserved_to=%" PRId64, next, M.pid_reserved);
+    return MQ_OK;
+}
+
 static void prepare(job_t *j)
 {
     if (j->kind == JOB_SQL) {
@@ -401,6 +484,8 @@ static void prepare(job_t *j)
     }
     if (j->kind == JOB_CREATE)
         prepare_create(j);
+    else if (j->kind == JOB_PRODUCER_IDS)
+        prepare_producer_ids(j);
     else if (j->kind == JOB_ALTER)
         prepare_alter(j);
     else
@@ -511,10 +596,14 @@ static void run_batch(job_t *batch)
         for (job_t *j = batch; j; j = j->next)
             if (j->topic)
                 undo(j, why);
+            else if (j->kind == JOB_PRODUCER_IDS)
+                undo_producer_ids(j, why);
     }
     for (job_t *j = batch; j; j = j->next)
         if (j->topic)
             finish(j);
+        else if (j->kind == JOB_PRODUCER_IDS && j->res.err == MQ_OK && j->pid_limit)
+            producer_ids_set_limit(M.pids, j->pid_limit);
     while (batch) {
         job_t *next = batch->next;
         complete(batch);
@@ -837,6 +926,8 @@ static mq_err_t load(void)
     if (err == MQ_OK)
         err = migrate();
     if (err == MQ_OK)
+        err = load_producer_ids();
+    if (err == MQ_OK)
         err = load_topics();
     if (err == MQ_OK)
         remove_orphans();
@@ -844,6 +935,8 @@ static mq_err_t load(void)
         close_all_topics();
         sqlite3_close(M.db);
         M.db = NULL;
+        producer_ids_free(M.pids);
+        M.pids = NULL;
     }
     return err;
 }
@@ -915,8 +1008,45 @@ void meta_stop(void)
     close_all_topics();
     sqlite3_close(M.db);
     M.db = NULL;
+    producer_ids_free(M.pids);
+    M.pids = NULL;
     pthread_mutex_lock(&M.mu);
     M.running = 0;
     pthread_mutex_unlock(&M.mu);
     log_info("\"metadata stopped\"");
+}
+
+/* ---- producer ids: the calls ---- */
+
+static void bg_reserved(loop_t *loop, void *arg, mq_err_t err)
+{
+    (void)loop;
+    (void)arg;
+    if (err != MQ_OK)
+        log_warn("\"cannot reserve producer ids\" err=%s", mq_err_name(err));
+    __atomic_store_n(&M.pid_reserving, 0, __ATOMIC_RELEASE);
+}
+
+void meta_reserve_producer_ids(loop_t *reply_loop,
+                               void (*done)(loop_t *loop, void *arg, mq_err_t err), void *arg)
+{
+    job_t *j = job_new(JOB_PRODUCER_IDS, "producer ids", NULL, reply_loop, arg);
+    if (!j) {
+        report_oom(reply_loop, done, NULL, arg);
+        return;
+    }
+    j->done_simple = done;
+    submit(j);
+}
+
+mq_err_t meta_init_producer_id(int64_t pid, int32_t epoch, int64_t *out_pid, int16_t *out_epoch)
+{
+    producer_ids_t *ids = M.pids;
+    if (!ids)
+        return MQ_ERR_SHUTTING_DOWN;
+    mq_err_t err = producer_ids_init(ids, pid, epoch, out_pid, out_epoch);
+    if (producer_ids_remaining(ids) < PRODUCER_ID_BLOCK / 2 &&
+        !__atomic_exchange_n(&M.pid_reserving, 1, __ATOMIC_ACQ_REL))
+        meta_reserve_producer_ids(NULL, bg_reserved, NULL);
+    return err;
 }

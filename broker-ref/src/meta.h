@@ -72,4 +72,24 @@ void meta_delete_topic(const char *name, loop_t *reply_loop, meta_done_cb done, 
 typedef void (*meta_sql_fn)(void *db, void *arg, meta_result_t *res);
 void meta_run_sql(meta_sql_fn fn, loop_t *reply_loop, meta_done_cb done, void *arg);
 
+/* ---- Producer ids (InitProducerId) ----
+ * Ids come from memory (producers.h) and are reserved in meta.db in blocks,
+ * so a call does not wait for the disk; a new block is queued in the
+ * background when the current one runs low. Ids are never reused across
+ * restarts; epochs are not persisted (see producers.h). */
+
+/* producer_ids_init on the broker's allocator (any thread, no disk I/O).
+ * Returns what producer_ids_init returns; PRODUCER_IDS_EXHAUSTED means the
+ * reserved ids ran out: call meta_reserve_producer_ids and try again once
+ * it completes. MQ_ERR_SHUTTING_DOWN when the metadata thread is not
+ * running. */
+mq_err_t meta_init_producer_id(int64_t pid, int32_t epoch, int64_t *out_pid, int16_t *out_epoch);
+
+/* Reserves the next block of producer ids in meta.db (a no-op when half a
+ * block or more is still free). done(reply_loop, arg, err) is posted to
+ * reply_loop (run on the metadata thread when NULL); err is MQ_OK,
+ * MQ_ERR_STORAGE, MQ_ERR_SHUTTING_DOWN or MQ_ERR_NO_MEMORY. */
+void meta_reserve_producer_ids(loop_t *reply_loop,
+                               void (*done)(loop_t *loop, void *arg, mq_err_t err), void *arg);
+
 #endif

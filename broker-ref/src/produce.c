@@ -295,6 +295,30 @@ static int slot_for(produce_t *st, const char *topic, int32_t partition)
     return st->nslots++;
 }
 
+/* An append that failed; idempotence errors name the producer's numbers. */
+static void set_sequence_error(produce_t *st, size_t i, mq_err_t err, const mq_batch_header_t *h)
+{
+    switch (err) {
+    case MQ_ERR_OUT_OF_ORDER_SEQUENCE:
+        set_error(st, i, err,
+                  "producer %lld epoch %d: base sequence %d does not continue this "
+                  "partition's sequence",
+                  (long long)h->producer_id, h->producer_epoch, h->base_sequence);
+        break;
+    case MQ_ERR_PRODUCER_FENCED:
+        set_error(st, i, err, "producer %lld epoch %d is fenced by a newer epoch",
+                  (long long)h->producer_id, h->producer_epoch);
+        break;
+    case MQ_ERR_UNKNOWN_PRODUCER:
+        set_error(st, i, err,
+                  "producer %lld has no state on this partition and base sequence %d is not 0",
+                  (long long)h->producer_id, h->base_sequence);
+        break;
+    default:
+        set_error(st, i, err, "append failed: %s", mq_err_str(err));
+    }
+}
+
 /* Validates and appends batch i; fills its result. */
 static void append_one(produce_t *st, size_t i, int64_t now_ms)
 {
@@ -337,9 +361,11 @@ static void append_one(produce_t *st, size_t i, int64_t now_ms)
     }
     part_t *p = t->parts[b->partition];
     int64_t base = -1, lat = -1;
-    err = part_append(p, b->records, len, now_ms, &base, &lat);
+    int dup = 0;
+    /* The producer-sequence check runs inside, under the partition's lock. */
+    err = part_append_idem(p, b->records, len, now_ms, &base, &lat, &dup);
     if (err != MQ_OK) {
-        set_error(st, i, err, "append failed: %s", mq_err_str(err));
+        set_sequence_error(st, i, err, &h);
         topic_release(t);
         return;
     }
@@ -348,7 +374,8 @@ static void append_one(produce_t *st, size_t i, int64_t now_ms)
     r->base_offset = base;
     r->log_append_time_ms = lc.message_timestamp_log_append ? lat : -1;
     r->log_start_offset = ps.log_start_offset;
-    metrics_produced(t->name, b->partition, h.record_count, len);
+    if (!dup)
+        metrics_produced(t->name, b->partition, h.record_count, len);
     if (st->req->acks == -1)
         st->slot_of[i] = slot_for(st, b->topic, b->partition);
     topic_release(t);

@@ -17,6 +17,7 @@ struct producer_ids {
     pthread_mutex_t lock;
     int64_t next;
     int64_t first;       /* ids below it predate this process: epochs unknown */
+    int64_t limit;       /* ids below it are reserved (persisted by the caller) */
     id_entry_t *entries; /* sorted by pid (ids are handed out increasing) */
     size_t n, cap;
 };
@@ -28,7 +29,25 @@ producer_ids_t *producer_ids_new(int64_t next_id)
         return NULL;
     pthread_mutex_init(&ids->lock, NULL);
     ids->next = ids->first = next_id < 0 ? 0 : next_id;
+    ids->limit = INT64_MAX;
     return ids;
+}
+
+void producer_ids_set_limit(producer_ids_t *ids, int64_t limit)
+{
+    pthread_mutex_lock(&ids->lock);
+    /* The first call replaces "no limit"; later ones only raise it. */
+    if (ids->limit == INT64_MAX || limit > ids->limit)
+        ids->limit = limit;
+    pthread_mutex_unlock(&ids->lock);
+}
+
+int64_t producer_ids_remaining(producer_ids_t *ids)
+{
+    pthread_mutex_lock(&ids->lock);
+    int64_t n = ids->limit - ids->next;
+    pthread_mutex_unlock(&ids->lock);
+    return n < 0 ? 0 : n;
 }
 
 void producer_ids_free(producer_ids_t *ids)
@@ -84,6 +103,8 @@ static mq_err_t add_id(producer_ids_t *ids, int64_t pid, int16_t epoch)
 
 static mq_err_t new_id(producer_ids_t *ids, int64_t *out_pid, int16_t *out_epoch)
 {
+    if (ids->next >= ids->limit)
+        return PRODUCER_IDS_EXHAUSTED;
     mq_err_t err = add_id(ids, ids->next, 0);
     if (err != MQ_OK)
         return err;

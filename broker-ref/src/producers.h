@@ -15,15 +15,24 @@
 
 #define PRODUCERS_BATCHES 5
 #define PRODUCERS_EPOCH_MAX 32767
+/* producer_ids_init's answer when the reserved ids ran out (internal: it
+ * never goes on the wire). */
+#define PRODUCER_IDS_EXHAUSTED MQ_ERR_QUEUE_FULL
 
 /* ---- Producer ids (one per broker) ---------------------------------------- */
 
 typedef struct producer_ids producer_ids_t;
 
 /* next_id: the first id to hand out (persisted by the caller so ids are
- * never reused across restarts). NULL when out of memory. */
+ * never reused across restarts). No limit until producer_ids_set_limit.
+ * NULL when out of memory. */
 producer_ids_t *producer_ids_new(int64_t next_id);
 void producer_ids_free(producer_ids_t *ids);
+/* Ids below limit are reserved (persisted); new ids stop there until the
+ * caller reserves more. A lower limit than the current one is ignored. */
+void producer_ids_set_limit(producer_ids_t *ids, int64_t limit);
+/* Ids that can still be handed out before the limit. */
+int64_t producer_ids_remaining(producer_ids_t *ids);
 /* InitProducerId. pid/epoch -1/-1: a new id with epoch 0. A known pid with
  * its current epoch: the epoch is bumped (a new id when it would pass
  * PRODUCERS_EPOCH_MAX). Returns MQ_OK with the id and epoch in out_pid and
@@ -31,6 +40,8 @@ void producer_ids_free(producer_ids_t *ids);
  * MQ_ERR_PRODUCER_FENCED if epoch is not the id's current one;
  * MQ_ERR_UNKNOWN_PRODUCER if the id was never handed out;
  * MQ_ERR_INVALID_ARG for pid -1 with epoch not -1 (or the reverse);
+ * PRODUCER_IDS_EXHAUSTED when a new id is needed and every reserved one is
+ * handed out (reserve more, then call again);
  * MQ_ERR_NO_MEMORY. Thread-safe. */
 mq_err_t producer_ids_init(producer_ids_t *ids, int64_t pid, int32_t epoch, int64_t *out_pid,
                            int16_t *out_epoch);

@@ -115,6 +115,7 @@ static const char *method_paths[METHOD_COUNT] = {
     [METHOD_PRODUCE] = "/mq.v1.Broker/Produce",
     [METHOD_FETCH] = "/mq.v1.Broker/Fetch",
     [METHOD_LIST_OFFSETS] = "/mq.v1.Broker/ListOffsets",
+    [METHOD_INIT_PRODUCER_ID] = "/mq.v1.Broker/InitProducerId",
 };
 
 /* ---- transport: plain TCP ---------------------------------------------- */
@@ -609,6 +610,7 @@ static const handler_fn handlers[METHOD_COUNT] = {
     [METHOD_PRODUCE] = produce_handle,
     [METHOD_FETCH] = fetch_handle,
     [METHOD_LIST_OFFSETS] = list_offsets_handle,
+    [METHOD_INIT_PRODUCER_ID] = init_producer_id_handle,
 };
 
 /* A unary request is handled once the peer half-closes the stream, so a

@@ -113,3 +113,29 @@ TEST(PartitionProducers, SequenceWrapsAndManyProducers)
     }
     partition_producers_free(pp);
 }
+
+TEST(ProducerIds, StopAtTheReservedLimit)
+{
+    producer_ids_t *ids = producer_ids_new(10);
+    ASSERT_NE(ids, nullptr);
+    producer_ids_set_limit(ids, 12);
+    EXPECT_EQ(producer_ids_remaining(ids), 2);
+    int64_t pid;
+    int16_t epoch;
+    ASSERT_EQ(producer_ids_init(ids, -1, -1, &pid, &epoch), MQ_OK);
+    EXPECT_EQ(pid, 10);
+    ASSERT_EQ(producer_ids_init(ids, -1, -1, &pid, &epoch), MQ_OK);
+    EXPECT_EQ(pid, 11);
+    EXPECT_EQ(producer_ids_remaining(ids), 0);
+    // Out of reserved ids: a new id must wait; bumping a known one need not.
+    EXPECT_EQ(producer_ids_init(ids, -1, -1, &pid, &epoch), PRODUCER_IDS_EXHAUSTED);
+    ASSERT_EQ(producer_ids_init(ids, 11, 0, &pid, &epoch), MQ_OK);
+    EXPECT_EQ(epoch, 1);
+    producer_ids_set_limit(ids, 11); // lower: ignored
+    EXPECT_EQ(producer_ids_init(ids, -1, -1, &pid, &epoch), PRODUCER_IDS_EXHAUSTED);
+    producer_ids_set_limit(ids, 20);
+    ASSERT_EQ(producer_ids_init(ids, -1, -1, &pid, &epoch), MQ_OK);
+    EXPECT_EQ(pid, 12);
+    EXPECT_EQ(producer_ids_remaining(ids), 7);
+    producer_ids_free(ids);
+}

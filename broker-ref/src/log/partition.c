@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "producers.h"
 #include "recovery.h"
 #include "retention.h"
 #include "segment.h"
@@ -40,6 +41,9 @@ struct part {
     int syncing;             /* roll syncs running */
     uint64_t dir_gen;        /* bumped when files are created */
     uint64_t dir_synced_gen; /* dir_gen as of the last directory fsync */
+    /* Idempotent producers' last batches, checked and updated under lock
+     * with the append so a retry cannot race its original. */
+    partition_producers_t *producers;
     /* Where the last read stopped, so a sequential reader does not rescan
      * from an index entry. */
     struct {
@@ -106,6 +110,20 @@ mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out)
         free(p);
         return err;
     }
+    p->producers = partition_producers_new();
+    err = p->producers ? recovery_load_producers(p->segs, p->nseg, RECOVERY_PRODUCER_SCAN_BYTES,
+                                                 p->producers)
+                       : MQ_ERR_NO_MEMORY;
+    if (err != MQ_OK) {
+        partition_producers_free(p->producers);
+        for (size_t i = 0; i < p->nseg; i++)
+            seg_unref(p->segs[i]);
+        free(p->segs);
+        close(p->dirfd);
+        free(p->dir);
+        free(p);
+        return err;
+    }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->synced, NULL);
     p->cap = p->nseg;
@@ -126,6 +144,7 @@ static void free_part(part_t *p)
     for (size_t i = 0; i < p->nseg; i++)
         seg_unref(p->segs[i]);
     free(p->segs);
+    partition_producers_free(p->producers);
     close(p->dirfd);
     pthread_cond_destroy(&p->synced);
     pthread_mutex_destroy(&p->lock);
@@ -320,6 +339,32 @@ static uint32_t index_interval(const log_config_t *cfg)
 mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms, int64_t *base_offset,
                      int64_t *log_append_time)
 {
+    return part_append_idem(p, batch, len, now_ms, base_offset, log_append_time, NULL);
+}
+
+/* A retry of a stored batch: answered from the producer state. Returns
+ * MQ_OK with the original offsets, or the check's error. Lock held. */
+static mq_err_t check_producer(part_t *p, const mq_batch_header_t *h, int *dup_out,
+                               int64_t *base_offset, int64_t *log_append_time)
+{
+    producer_batch_ref_t ref;
+    producer_check_t c = producers_check(p->producers, h->producer_id, h->producer_epoch,
+                                         h->base_sequence, h->record_count, &ref);
+    if (c != PRODUCER_CHECK_DUPLICATE)
+        return producer_check_error(c);
+    *dup_out = 1;
+    if (base_offset)
+        *base_offset = ref.base_offset;
+    if (log_append_time)
+        *log_append_time = p->cfg.message_timestamp_log_append ? ref.append_time_ms : -1;
+    return MQ_OK;
+}
+
+mq_err_t part_append_idem(part_t *p, uint8_t *batch, size_t len, int64_t now_ms,
+                          int64_t *base_offset, int64_t *log_append_time, int *duplicate)
+{
+    if (duplicate)
+        *duplicate = 0;
     if (!p || !batch)
         return MQ_ERR_INVALID_ARG;
     mq_batch_header_t h;
@@ -333,6 +378,16 @@ mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms, int6
     if (p->cfg.max_message_bytes > 0 && len > (size_t)p->cfg.max_message_bytes) {
         pthread_mutex_unlock(&p->lock);
         return MQ_ERR_MESSAGE_TOO_LARGE;
+    }
+    if (h.producer_id >= 0) {
+        int dup = 0;
+        err = check_producer(p, &h, &dup, base_offset, log_append_time);
+        if (err != MQ_OK || dup) {
+            pthread_mutex_unlock(&p->lock);
+            if (duplicate)
+                *duplicate = dup;
+            return err;
+        }
     }
     int log_append = p->cfg.message_timestamp_log_append;
     if (needs_roll(p, active(p), &b, now_ms))
@@ -352,6 +407,12 @@ mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms, int6
     if (err == MQ_OK) {
         p->end_offset = s->next_offset;
         p->total_bytes += len;
+        /* Appended either way; without the record a retry of it would be
+         * stored again, so say so. */
+        if (producers_record(p->producers, h.producer_id, h.producer_epoch, h.base_sequence,
+                             h.record_count, b.base, now_ms) != MQ_OK)
+            log_error("\"out of memory recording producer state\" dir=%s pid=%" PRId64, p->dir,
+                      h.producer_id);
     }
     pthread_mutex_unlock(&p->lock);
 

@@ -49,7 +49,8 @@ typedef struct part_stats {
  * must exist) and recovers it: verifies the active segment's tail, truncates
  * a torn tail, rebuilds a missing or damaged index. Without the clean-shutdown
  * marker part_close leaves, the recovered tail counts as unflushed
- * (part_needs_flush is true until a part_flush). Returns MQ_OK,
+ * (part_needs_flush is true until a part_flush). Idempotent producers'
+ * state is rebuilt from the batch headers of the log's tail (recovery.h). Returns MQ_OK,
  * MQ_ERR_INVALID_ARG, MQ_ERR_NO_MEMORY, MQ_ERR_STORAGE (errno logged). */
 mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out);
 /* Flushes, marks a clean shutdown (`.clean_shutdown` in dir), closes files,
@@ -68,9 +69,21 @@ void part_set_config(part_t *p, const log_config_t *cfg);
  * offset of its first record; *log_append_time now_ms or -1 (either pointer
  * may be NULL). No fsync. Returns MQ_OK, MQ_ERR_INVALID_ARG,
  * MQ_ERR_INVALID_BATCH (len is not exactly one batch), MQ_ERR_MESSAGE_TOO_LARGE,
- * MQ_ERR_STORAGE (e.g. ENOSPC; the log is left as before the call). */
+ * MQ_ERR_STORAGE (e.g. ENOSPC; the log is left as before the call), and the
+ * idempotence errors of part_append_idem. */
 mq_err_t part_append(part_t *p, uint8_t *batch, size_t len, int64_t now_ms, int64_t *base_offset,
                      int64_t *log_append_time);
+/* part_append with the idempotent-producer check (it runs under the same
+ * lock as the append, so a retry cannot race its original). A batch with
+ * producer id >= 0 must continue its producer's sequence on this
+ * partition; a copy of one of the producer's last 5 batches here is not
+ * written again: *duplicate (may be NULL) is set to 1 and *base_offset and
+ * *log_append_time are the original's. part_append does the same check.
+ * Errors as part_append plus MQ_ERR_OUT_OF_ORDER_SEQUENCE (a gap),
+ * MQ_ERR_PRODUCER_FENCED (an older epoch than the last one seen here) and
+ * MQ_ERR_UNKNOWN_PRODUCER (no state and base sequence not 0). */
+mq_err_t part_append_idem(part_t *p, uint8_t *batch, size_t len, int64_t now_ms,
+                          int64_t *base_offset, int64_t *log_append_time, int *duplicate);
 
 /* fdatasync of everything written so far; one call serves every waiting
  * batch. On return part_stats().flushed_offset covers all prior appends.

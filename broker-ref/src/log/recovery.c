@@ -116,6 +116,77 @@ static mq_err_t resume(segment_t *s, uint64_t file_size, int verify, uint32_t in
     return rebuild(s, file_size, verify, interval);
 }
 
+/* ---- Producer state ------------------------------------------------------ */
+
+static uint64_t rd_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Records the producer fields of every batch of s in [pos, s->size). */
+static mq_err_t scan_producers(const segment_t *s, uint64_t pos, partition_producers_t *pp)
+{
+    scanner_t sc = {.fd = s->fd, .file_size = s->size, .cap = SCAN_CHUNK};
+    sc.buf = malloc(sc.cap);
+    if (!sc.buf)
+        return MQ_ERR_NO_MEMORY;
+    mq_err_t err = MQ_OK;
+    while (pos < s->size && err == MQ_OK) {
+        seg_batch_t b;
+        const uint8_t *p = scan_need(&sc, pos, SEG_PEEK_SIZE);
+        if (!p || seg_parse_peek(p, &b) != MQ_OK) {
+            log_warn("\"cannot read batch header for producer state\" segment=%s.log pos=%" PRIu64,
+                     s->path, pos);
+            break;
+        }
+        /* Header layout: docs/protocol.md section 4 (producer id at 43). */
+        int64_t pid = (int64_t)rd_be(p + 43, 8);
+        int16_t epoch = (int16_t)rd_be(p + 51, 2);
+        int32_t seq = (int32_t)rd_be(p + 53, 4);
+        int32_t count = (int32_t)rd_be(p + 57, 4);
+        if (pid >= 0)
+            err = producers_record(pp, pid, epoch, seq, count, b.base, b.max_ts);
+        pos += b.size;
+    }
+    free(sc.buf);
+    return err;
+}
+
+mq_err_t recovery_load_producers(segment_t *const *segs, size_t n, uint64_t max_bytes,
+                                 partition_producers_t *pp)
+{
+    /* Walk back to where the tail starts: a segment, and in it the first
+     * index entry inside the window (0 if none). */
+    size_t first = n;
+    uint64_t start = 0, left = max_bytes;
+    while (first > 0) {
+        const segment_t *s = segs[first - 1];
+        first--;
+        if (s->size <= left) {
+            left -= s->size;
+            continue;
+        }
+        uint64_t from = s->size - left;
+        start = s->size; /* no entry in the window: skip this segment */
+        for (size_t i = 0; i < s->idx.n; i++) {
+            if (s->idx.e[i].pos >= from) {
+                start = s->idx.e[i].pos;
+                break;
+            }
+        }
+        break;
+    }
+    for (size_t i = first; i < n; i++) {
+        mq_err_t err = scan_producers(segs[i], i == first ? start : 0, pp);
+        if (err != MQ_OK)
+            return err;
+    }
+    return MQ_OK;
+}
+
 /* ---- Segments ----------------------------------------------------------- */
 
 static uint32_t interval_of(const log_config_t *cfg)

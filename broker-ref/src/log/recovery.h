@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "partition.h"
+#include "producers.h"
 #include "segment.h"
 
 /* Written by part_close, removed by part_open. */
@@ -21,6 +22,20 @@
  * *segs is malloc'd. Returns MQ_OK, MQ_ERR_STORAGE, MQ_ERR_NO_MEMORY. */
 mq_err_t recovery_load(const char *dir, int dirfd, const log_config_t *cfg, int64_t now_ms,
                        segment_t ***segs, size_t *n);
+
+/* How much of a log's tail recovery_load_producers reads: enough for every
+ * retry a producer can still send (it keeps at most max.in.flight batches
+ * per partition unanswered), without reading whole logs on start. */
+#define RECOVERY_PRODUCER_SCAN_BYTES (16u << 20)
+
+/* Rebuilds idempotent-producer state (producers_record, oldest first) from
+ * the headers of the batches in the last max_bytes of the log (segs as
+ * recovery_load returned them; scanning starts at a batch boundary the
+ * sparse index gives). A producer whose last batch is older gets no state:
+ * its next batch is answered UNKNOWN_PRODUCER and it bumps its epoch.
+ * Returns MQ_OK, MQ_ERR_NO_MEMORY, MQ_ERR_STORAGE. */
+mq_err_t recovery_load_producers(segment_t *const *segs, size_t n, uint64_t max_bytes,
+                                 partition_producers_t *pp);
 
 /* Records a clean shutdown of the active segment (its base and size). */
 mq_err_t recovery_mark_clean(const char *dir, int dirfd, const segment_t *active);
