@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +43,8 @@ typedef struct rc_stream {
 
 struct rawclient {
     int fd;
+    SSL_CTX *ssl_ctx; /* rc_connect_tls only */
+    SSL *ssl;
     nghttp2_session *session;
     rc_stream_t *streams;
     int inflight;
@@ -364,6 +368,75 @@ rawclient_t *rc_connect(const char *host, int port, char *err, size_t errlen)
     return rc;
 }
 
+/* Drives a client handshake on a non-blocking socket, up to 5 s. */
+static int tls_handshake(rawclient_t *rc, char *err, size_t errlen)
+{
+    long long deadline = mono_ms() + 5000;
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_connect(rc->ssl);
+        if (r == 1)
+            return 0;
+        int e = SSL_get_error(rc->ssl, r);
+        struct pollfd pfd = {rc->fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, 0};
+        long long left = deadline - mono_ms();
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || left <= 0) {
+            const char *why = ERR_reason_error_string(ERR_peek_last_error());
+            snprintf(err, errlen, "TLS handshake failed: %s",
+                     left <= 0 ? "timed out"
+                     : why     ? why
+                               : "connection closed");
+            return -1;
+        }
+        poll(&pfd, 1, (int)left);
+    }
+}
+
+rawclient_t *rc_connect_tls(const char *host, int port, const char *ca, const char *cert,
+                            const char *key, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    rawclient_t *rc = calloc(1, sizeof *rc);
+    if (!rc)
+        return NULL;
+    rc->goaway_error = -1;
+    rc->fd = tcp_connect(host, port, err, errlen);
+    if (rc->fd < 0) {
+        free(rc);
+        return NULL;
+    }
+    rc->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (!rc->ssl_ctx || (ca && SSL_CTX_load_verify_locations(rc->ssl_ctx, ca, NULL) != 1) ||
+        (cert && SSL_CTX_use_certificate_chain_file(rc->ssl_ctx, cert) != 1) ||
+        (key && SSL_CTX_use_PrivateKey_file(rc->ssl_ctx, key, SSL_FILETYPE_PEM) != 1)) {
+        snprintf(err, errlen, "TLS setup: %s", ERR_reason_error_string(ERR_peek_last_error()));
+        rc_close(rc);
+        return NULL;
+    }
+    SSL_CTX_set_verify(rc->ssl_ctx, ca ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    static const unsigned char alpn[] = "\x02h2";
+    SSL_CTX_set_alpn_protos(rc->ssl_ctx, alpn, sizeof alpn - 1);
+    rc->ssl = SSL_new(rc->ssl_ctx);
+    if (!rc->ssl || SSL_set_fd(rc->ssl, rc->fd) != 1 || tls_handshake(rc, err, errlen) != 0) {
+        if (!err[0])
+            snprintf(err, errlen, "TLS session setup failed");
+        rc_close(rc);
+        return NULL;
+    }
+    if (setup_session(rc) != 0) {
+        snprintf(err, errlen, "nghttp2 session setup failed");
+        rc_close(rc);
+        return NULL;
+    }
+    flush_out(rc);
+    return rc;
+}
+
 rawclient_t *rc_connect_addr(const char *addr, char *err, size_t errlen)
 {
     char host[256];
@@ -390,6 +463,8 @@ void rc_close(rawclient_t *rc)
         return;
     if (rc->session)
         nghttp2_session_del(rc->session);
+    SSL_free(rc->ssl);
+    SSL_CTX_free(rc->ssl_ctx);
     if (rc->fd >= 0)
         close(rc->fd);
     free(rc->out);
@@ -449,7 +524,22 @@ static void fail_all(rawclient_t *rc)
 static int write_out(rawclient_t *rc)
 {
     while (rc->out_off < rc->out_len) {
-        ssize_t n = send(rc->fd, rc->out + rc->out_off, rc->out_len - rc->out_off, MSG_NOSIGNAL);
+        ssize_t n;
+        if (rc->ssl) {
+            size_t w = 0;
+            ERR_clear_error();
+            int r = SSL_write_ex(rc->ssl, rc->out + rc->out_off, rc->out_len - rc->out_off, &w);
+            int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(rc->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return 0;
+            if (e != SSL_ERROR_NONE) {
+                set_broken(rc, "TLS write: %s", ERR_reason_error_string(ERR_peek_last_error()));
+                return -1;
+            }
+            n = (ssize_t)w;
+        } else {
+            n = send(rc->fd, rc->out + rc->out_off, rc->out_len - rc->out_off, MSG_NOSIGNAL);
+        }
         if (n > 0) {
             rc->out_off += (size_t)n;
             continue;
@@ -490,7 +580,32 @@ static int read_in(rawclient_t *rc)
 {
     static __thread uint8_t buf[RECV_BUF];
     for (;;) {
-        ssize_t n = recv(rc->fd, buf, sizeof buf, 0);
+        ssize_t n;
+        if (rc->ssl) {
+            size_t got = 0;
+            ERR_clear_error();
+            errno = 0;
+            int r = SSL_read_ex(rc->ssl, buf, sizeof buf, &got);
+            int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(rc->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return 0;
+            if (e == SSL_ERROR_SSL) {
+                const char *why = ERR_reason_error_string(ERR_peek_last_error());
+                set_broken(rc, "TLS error: %s", why ? why : "?");
+                return -1;
+            }
+            n = e == SSL_ERROR_NONE ? (ssize_t)got : 0;
+            if (n > 0) {
+                ssize_t used = nghttp2_session_mem_recv(rc->session, buf, (size_t)n);
+                if (used < 0) {
+                    set_broken(rc, "nghttp2_session_mem_recv: %s", nghttp2_strerror((int)used));
+                    return -1;
+                }
+                continue; /* TLS: read until it would block */
+            }
+        } else {
+            n = recv(rc->fd, buf, sizeof buf, 0);
+        }
         if (n == 0) {
             set_broken(rc, "connection closed by the broker");
             return -1;

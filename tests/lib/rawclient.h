@@ -55,6 +55,12 @@ typedef struct rc_result {
 rawclient_t *rc_connect(const char *host, int port, char *err, size_t errlen);
 /* Same, with "HOST:PORT". */
 rawclient_t *rc_connect_addr(const char *addr, char *err, size_t errlen);
+/* Over TLS (ALPN h2): ca verifies the broker (NULL: no verification), cert
+ * and key (NULL: none) are the client certificate. The handshake is done
+ * before it returns (up to 5 s); with TLS 1.3 the broker may still refuse
+ * the certificate after that (the first call then fails). */
+rawclient_t *rc_connect_tls(const char *host, int port, const char *ca, const char *cert,
+                            const char *key, char *err, size_t errlen);
 void rc_close(rawclient_t *rc);
 
 /* Starts a call: path like "/mq.v1.Broker/Produce", body the serialized

@@ -142,7 +142,7 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
         if (errno == EAGAIN)
             return NGHTTP2_ERR_WOULDBLOCK;
         if (!c->err[0])
-            snprintf(c->err, sizeof(c->err), "%s", why);
+            snprintf(c->err, sizeof(c->err), "%.199s", why);
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
