@@ -35,6 +35,15 @@ static const struct conf_enum compression_enum[] = {{"none", MQ__COMPRESSION_NON
                                                     {"zstd", MQ__COMPRESSION_ZSTD},
                                                     {NULL, 0}};
 
+static const struct conf_enum reset_enum[] = {{"earliest", MQ__RESET_EARLIEST},
+                                              {"latest", MQ__RESET_LATEST},
+                                              {"error", MQ__RESET_ERROR},
+                                              {NULL, 0}};
+static const struct conf_enum assignor_enum[] = {{"sticky", MQ__ASSIGN_STICKY},
+                                                 {"range", MQ__ASSIGN_RANGE},
+                                                 {"roundrobin", MQ__ASSIGN_ROUNDROBIN},
+                                                 {NULL, 0}};
+
 #define F(field) offsetof(struct mq_conf, field)
 #define I32MAX INT64_C(2147483647)
 
@@ -123,6 +132,55 @@ static const struct conf_key keys[] = {
      F(ssl_endpoint_identification),
      "https: the broker's certificate must name the host (DNS SAN) or IP (IP SAN) of "
      "bootstrap.servers; none: skip that check (the chain is still verified)."},
+    /* ---- consumer ---- */
+    {"group.id", T_STR, "", 0, 0, NULL, F(group_id),
+     "Consumer group to join (mq_consumer_subscribe) and to commit offsets under; empty = "
+     "no group (manual assignment only, no commits)."},
+    {"group.instance.id", T_STR, "", 0, 0, NULL, F(group_instance_id),
+     "Static membership: a stable id for this member, so a restart within "
+     "session.timeout.ms takes its partitions back without a rebalance; empty = dynamic."},
+    {"session.timeout.ms", T_INT, "45000", 1, 3600000, NULL, F(session_timeout_ms),
+     "A member not heard from this long is removed from its group and its partitions move "
+     "(the broker bounds it by group.min/max.session.timeout.ms)."},
+    {"heartbeat.interval.ms", T_INT, "3000", 1, 3600000, NULL, F(heartbeat_interval_ms),
+     "Longest time between heartbeats; a heartbeat is long-polled and returns at once when "
+     "the member's assignment changes. Keep it below session.timeout.ms / 3."},
+    {"max.poll.interval.ms", T_INT, "300000", 1, 86400000, NULL, F(max_poll_interval_ms),
+     "A member whose application does not poll for this long leaves its group (its "
+     "partitions move) and gets an MQ_ERR_MAX_POLL_EXCEEDED error event; the next poll "
+     "rejoins."},
+    {"auto.offset.reset", T_ENUM, "latest", 0, 0, reset_enum, F(auto_offset_reset),
+     "Where to start when there is no committed offset or it is out of range: earliest, "
+     "latest, or error (an MQ_ERR_OFFSET_OUT_OF_RANGE event; the partition waits for a "
+     "seek)."},
+    {"enable.auto.commit", T_BOOL, "true", 0, 0, NULL, F(enable_auto_commit),
+     "Commit stored offsets every auto.commit.interval.ms, on revoke and on close. Only "
+     "offsets of messages poll has returned are ever stored (see enable.auto.offset.store)."},
+    {"auto.commit.interval.ms", T_INT, "5000", 1, 86400000, NULL, F(auto_commit_interval_ms),
+     "How often enable.auto.commit commits."},
+    {"enable.auto.offset.store", T_BOOL, "true", 0, 0, NULL, F(enable_auto_offset_store),
+     "Store the offset after each message poll returns as the one to commit; false = only "
+     "mq_consumer_store_offsets stores (at-least-once after processing)."},
+    {"enable.partition.eof", T_BOOL, "false", 0, 0, NULL, F(enable_partition_eof),
+     "Emit an MQ_EVENT_PARTITION_EOF event each time a partition's position reaches its end "
+     "of log."},
+    {"fetch.max.bytes", T_INT, "4194304", 1024, 1000000000, NULL, F(fetch_max_bytes),
+     "Cap on the record bytes of one Fetch response (the broker caps it too, default 4 MiB); "
+     "a batch larger than this still arrives whole."},
+    {"fetch.min.bytes", T_INT, "1", 0, 100000000, NULL, F(fetch_min_bytes),
+     "The broker answers a Fetch once this many bytes are available (or fetch.wait.max.ms "
+     "passes)."},
+    {"fetch.wait.max.ms", T_INT, "500", 0, 300000, NULL, F(fetch_wait_max_ms),
+     "Longest time the broker holds a Fetch (long poll) waiting for fetch.min.bytes."},
+    {"max.partition.fetch.bytes", T_INT, "1048576", 1, 1000000000, NULL,
+     F(max_partition_fetch_bytes), "Cap on one partition's bytes in one Fetch response."},
+    {"queued.max.messages.kbytes", T_INT, "65536", 1, 2097151, NULL, F(queued_max_messages_kbytes),
+     "Most KiB of fetched batches waiting for poll across all partitions (each partition "
+     "gets an equal share); fetching pauses beyond it."},
+    {"partition.assignment.strategy", T_ENUM, "sticky", 0, 0, assignor_enum,
+     F(partition_assignment_strategy),
+     "How the broker assigns the group's partitions: sticky (fewest moves, cooperative), "
+     "range or roundrobin."},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -14,6 +14,10 @@ extern "C" {
 /* compression.type values: the wire's attribute codes. */
 enum { MQ__COMPRESSION_NONE = 0, MQ__COMPRESSION_LZ4 = 3, MQ__COMPRESSION_ZSTD = 4 };
 
+/* auto.offset.reset and partition.assignment.strategy values. */
+enum { MQ__RESET_EARLIEST = 0, MQ__RESET_LATEST = 1, MQ__RESET_ERROR = 2 };
+enum { MQ__ASSIGN_STICKY = 0, MQ__ASSIGN_RANGE = 1, MQ__ASSIGN_ROUNDROBIN = 2 };
+
 /* Parsed values; every numeric key (int, bool, enum) is an int64_t. */
 struct mq_conf {
     char *bootstrap_servers;
@@ -50,6 +54,23 @@ struct mq_conf {
     char *ssl_key_password;
     char *ssl_crl_location;
     int64_t ssl_endpoint_identification; /* 0 none, 1 https */
+    /* Consumer keys. */
+    char *group_id;
+    char *group_instance_id;
+    int64_t session_timeout_ms;
+    int64_t heartbeat_interval_ms;
+    int64_t max_poll_interval_ms;
+    int64_t auto_offset_reset;
+    int64_t enable_auto_commit;
+    int64_t auto_commit_interval_ms;
+    int64_t enable_auto_offset_store;
+    int64_t enable_partition_eof;
+    int64_t fetch_max_bytes;
+    int64_t fetch_min_bytes;
+    int64_t fetch_wait_max_ms;
+    int64_t max_partition_fetch_bytes;
+    int64_t queued_max_messages_kbytes;
+    int64_t partition_assignment_strategy;
 };
 
 /* Checks that keys agree with each other (e.g. idempotence needs acks=all

@@ -57,6 +57,9 @@ mq_event_t *mq__events_new(size_t n, mq_event_type_t type, const char *topic, co
         return NULL;
     }
     b->refs = (int)n;
+    b->parts = NULL;
+    b->nparts = 0;
+    b->rebalance = MQ_REBALANCE_NONE;
     mq_event_t *ev = (mq_event_t *)(b + 1);
     for (size_t i = 0; i < n; i++) {
         ev[i] = (mq_event_t){.next = i + 1 < n ? &ev[i + 1] : NULL,
@@ -81,7 +84,50 @@ void mq_event_destroy(mq_event_t *ev)
         return;
     free(b->topic);
     free(b->text);
+    free(b->parts);
     free(b);
+}
+
+mq_err_t mq__event_set_parts(mq_event_t *ev, const mq_topic_partition_t *parts, size_t n)
+{
+    size_t strings = 0;
+    for (size_t i = 0; i < n; i++)
+        strings += strlen(parts[i].topic) + 1;
+    mq_topic_partition_t *copy = malloc(n * sizeof(*copy) + strings + 1);
+    if (!copy)
+        return MQ_ERR_NO_MEMORY;
+    char *sp = (char *)(copy + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(parts[i].topic) + 1;
+        memcpy(sp, parts[i].topic, len);
+        copy[i] = parts[i];
+        copy[i].topic = sp;
+        sp += len;
+    }
+    free(ev->block->parts);
+    ev->block->parts = copy;
+    ev->block->nparts = n;
+    return MQ_OK;
+}
+
+mq_rebalance_type_t mq_event_rebalance_type(const mq_event_t *ev)
+{
+    return ev->type == MQ_EVENT_REBALANCE ? ev->block->rebalance : MQ_REBALANCE_NONE;
+}
+
+const mq_topic_partition_t *mq_event_partitions(const mq_event_t *ev, size_t *count)
+{
+    int has = ev->type == MQ_EVENT_REBALANCE || ev->type == MQ_EVENT_COMMIT;
+    *count = has ? ev->block->nparts : 0;
+    return has && ev->block->nparts ? ev->block->parts : NULL;
+}
+
+/* Events about one partition: delivery reports, partition EOF, and errors
+ * the consumer ties to a partition (partition >= 0). */
+static int has_partition(const mq_event_t *ev)
+{
+    return ev->type == MQ_EVENT_DELIVERY || ev->type == MQ_EVENT_PARTITION_EOF ||
+           (ev->type == MQ_EVENT_ERROR && ev->partition >= 0);
 }
 
 mq_event_type_t mq_event_type(const mq_event_t *ev)
@@ -108,17 +154,17 @@ void *mq_event_opaque(const mq_event_t *ev)
 
 const char *mq_event_topic(const mq_event_t *ev)
 {
-    return ev->type == MQ_EVENT_DELIVERY ? ev->block->topic : "";
+    return has_partition(ev) ? ev->block->topic : "";
 }
 
 int32_t mq_event_partition(const mq_event_t *ev)
 {
-    return ev->type == MQ_EVENT_DELIVERY ? ev->partition : -1;
+    return has_partition(ev) ? ev->partition : -1;
 }
 
 int64_t mq_event_offset(const mq_event_t *ev)
 {
-    return ev->type == MQ_EVENT_DELIVERY ? ev->offset : -1;
+    return has_partition(ev) ? ev->offset : -1;
 }
 
 int64_t mq_event_timestamp(const mq_event_t *ev)

@@ -18,6 +18,11 @@ typedef struct mq_event_block {
     int refs;    /* atomic (__atomic builtins) */
     char *topic; /* owned; "" when none */
     char *text;  /* owned error string or stats JSON; may be NULL */
+    /* Consumer events: a partition list (one allocation holding the topic
+     * strings too; NULL when none) and the rebalance kind. */
+    mq_topic_partition_t *parts;
+    size_t nparts;
+    mq_rebalance_type_t rebalance;
 } mq_event_block_t;
 
 struct mq_event {
@@ -36,6 +41,10 @@ struct mq_event {
  * offset -1, timestamp -1) chained by next. topic/text are copied (NULL ok).
  * Returns the first event, or NULL if memory ran out. */
 mq_event_t *mq__events_new(size_t n, mq_event_type_t type, const char *topic, const char *text);
+
+/* Copies parts (topics included) into ev's block, replacing any list.
+ * Returns MQ_OK or MQ_ERR_NO_MEMORY. */
+mq_err_t mq__event_set_parts(mq_event_t *ev, const mq_topic_partition_t *parts, size_t n);
 
 typedef struct mq_event_queue {
     pthread_mutex_t lock;

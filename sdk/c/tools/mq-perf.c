@@ -44,8 +44,13 @@ static void usage(FILE *f)
                "         [--size BYTES] [--acks none|leader|all] [--linger-ms MS]\n"
                "         [--batch-size BYTES] [--compression none|lz4|zstd]\n"
                "         [--rate MSGS_PER_SEC] [--keys N] [-X key=value]...\n"
+               "       mq-perf consume --brokers HOST:PORT[,...] --topic T [--group G]\n"
+               "         [--partitions N] [--count N] [--batch N] [--latency] [-X key=value]...\n"
                "       mq-perf --print-config-doc\n");
 }
+
+/* mq-perf-consume.c */
+int mq_perf_consume(int argc, char **argv);
 
 static int set(mq_conf_t *conf, const char *key, const char *value)
 {
@@ -338,6 +343,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "produce"))
         return run_produce(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "consume"))
+        return mq_perf_consume(argc - 1, argv + 1);
     usage(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
 }
