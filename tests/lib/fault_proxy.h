@@ -61,7 +61,10 @@ typedef struct fp_chaos {
      * probability in thousandths. */
     int response_drop_permille;
     const char *response_path;
-    /* Every chunk read waits an extra U[0, delay_jitter_ms] (order kept). */
+    /* Every chunk read waits an extra U[0, delay_jitter_ms] (order kept).
+     * Jitter draws one number per read, so with it on, which request gets
+     * a drop also depends on how reads split the stream; without it, the
+     * n-th matching request's fate depends on the seed alone. */
     int delay_jitter_ms;
 } fp_chaos_t;
 
