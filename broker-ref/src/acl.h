@@ -109,6 +109,8 @@ void acl_remove(int64_t id, loop_t *reply_loop, meta_done_cb done, void *arg);
 struct call;
 int acl_check_call(struct call *c, acl_op_t op, acl_res_t res, const char *name);
 const char *acl_call_principal(struct call *c);
+/* acl_allows_any_topic for the call's principal (0 if the connection is gone). */
+int acl_call_allows_any_topic(struct call *c, acl_op_t op);
 
 /* Hook for group RPCs (JoinGroup, Heartbeat, OffsetCommit, ...): read on
  * the group. Returns 1 if allowed. */

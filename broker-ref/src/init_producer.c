@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "acl.h"
 #include "call.h"
 #include "error.h"
 #include "log.h"
@@ -99,6 +100,16 @@ static void on_reserved(loop_t *loop, void *arg, mq_err_t err)
 
 void init_producer_id_handle(call_t *c, uint8_t *msg, size_t len)
 {
+    /* An idempotent producer needs write on the cluster or on some topic
+     * (each Produce is still checked per topic). */
+    if (acl_enabled() && !acl_check_call(c, ACL_OP_WRITE, ACL_RES_CLUSTER, "") &&
+        !acl_call_allows_any_topic(c, ACL_OP_WRITE)) {
+        call_fail(c, MQ_GRPC_PERMISSION_DENIED,
+                  "principal '%s' is not allowed to write to any topic (InitProducerId needs "
+                  "write on the cluster or on a topic)",
+                  acl_call_principal(c));
+        return;
+    }
     Mq__V1__InitProducerIdRequest *req = mq__v1__init_producer_id_request__unpack(NULL, len, msg);
     if (!req) {
         call_fail(c, MQ_GRPC_INVALID_ARGUMENT,

@@ -1250,6 +1250,13 @@ int acl_check_call(call_t *c, acl_op_t op, acl_res_t res, const char *name)
     return acl_check(&c->conn->acl, op, res, name, NULL);
 }
 
+int acl_call_allows_any_topic(call_t *c, acl_op_t op)
+{
+    if (!acl_enabled())
+        return 1;
+    return c->conn ? acl_allows_any_topic(&c->conn->acl, op) : 0;
+}
+
 const char *acl_call_principal(call_t *c)
 {
     return c->conn ? c->conn->acl.principal : "";

@@ -146,6 +146,21 @@ class TlsAclTest : public BrokerTestBase
         return code;
     }
 
+    // grpc-status of an InitProducerId call.
+    int InitProducerIdStatus(rawclient_t *rc)
+    {
+        Mq__V1__InitProducerIdRequest req = MQ__V1__INIT_PRODUCER_ID_REQUEST__INIT;
+        req.producer_id = -1;
+        req.producer_epoch = -1;
+        uint8_t buf[64];
+        size_t len = mq__v1__init_producer_id_request__pack(&req, buf);
+        rc_result_t res;
+        EXPECT_EQ(rc_unary(rc, "/mq.v1.Broker/InitProducerId", buf, len, nullptr, 10000, &res), 1);
+        int st = res.grpc_status;
+        rc_result_free(&res);
+        return st;
+    }
+
     std::vector<std::string> MetadataTopics(rawclient_t *rc)
     {
         int st = 0;
@@ -310,6 +325,10 @@ TEST_F(TlsAclTest, AclsAllowDenyPerRpcAndEndpoint)
     EXPECT_EQ(Fetch(alice, "orders"), 0);
     EXPECT_EQ(Admin("DELETE", "/api/v1/acls/" + std::to_string(deny_id), "").status, 404);
 
+    // InitProducerId (idempotent producers) needs write on the cluster or
+    // on some topic: alice has one, bob (below) none.
+    EXPECT_EQ(InitProducerIdStatus(alice), 0);
+
     // Managing ACLs needs alter on the cluster; listing them describe.
     EXPECT_EQ(Admin("GET", "/api/v1/acls", "", "alice").status, 403);
     EXPECT_EQ(Admin("POST", "/api/v1/acls", "{}", "alice").status, 403);
@@ -331,6 +350,7 @@ TEST_F(TlsAclTest, AclsAllowDenyPerRpcAndEndpoint)
     rawclient_t *bob = ConnectAs("bob");
     ASSERT_NE(bob, nullptr);
     EXPECT_EQ(Produce(bob, "orders"), denied);
+    EXPECT_EQ(InitProducerIdStatus(bob), 7); // PERMISSION_DENIED
     rawclient_t *admin = ConnectAs("admin");
     ASSERT_NE(admin, nullptr);
     EXPECT_EQ(Fetch(admin, "logs"), 0);
