@@ -368,6 +368,24 @@ TEST_F(TlsAclTest, AclsAllowDenyPerRpcAndEndpoint)
     EXPECT_EQ(Produce(alice, "logs"), denied);
 }
 
+// ssl.principal.mapping=san.uri: the principal is the certificate's URI SAN.
+TEST_F(TlsAclTest, PrincipalFromSanUri)
+{
+    std::vector<std::string> args = TlsBrokerArgs();
+    args.insert(args.end(), {"--authorizer.enabled", "true", "--super.users",
+                             "mq://principal/admin", "--ssl.principal.mapping", "san.uri"});
+    ASSERT_NO_FATAL_FAILURE(StartBroker(args));
+    ASSERT_EQ(Admin("POST", "/api/v1/topics", "{\"name\":\"t\",\"partitions\":1}").status, 201);
+    AddRule("alice", "topic", "t", "write", "allow"); // the CN: no longer the principal
+    rawclient_t *alice = ConnectAs("alice");
+    ASSERT_NE(alice, nullptr);
+    std::string msg;
+    EXPECT_EQ(Produce(alice, "t", &msg), -(int)MQ_ERR_TOPIC_AUTHORIZATION);
+    EXPECT_TRUE(Contains(msg, "principal 'mq://principal/alice'")) << msg;
+    AddRule("mq://principal/alice", "topic", "t", "write", "allow");
+    EXPECT_EQ(Produce(alice, "t"), 0);
+}
+
 // A plaintext listener beside the TLS one: its connections are ANONYMOUS.
 TEST_F(TlsAclTest, PlaintextListenerIsAnonymous)
 {
