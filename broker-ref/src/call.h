@@ -27,6 +27,11 @@ typedef enum {
     METHOD_FETCH,
     METHOD_LIST_OFFSETS,
     METHOD_INIT_PRODUCER_ID,
+    METHOD_JOIN_GROUP,
+    METHOD_HEARTBEAT,
+    METHOD_LEAVE_GROUP,
+    METHOD_COMMIT_OFFSETS,
+    METHOD_FETCH_OFFSETS,
     METHOD_COUNT
 } method_t;
 
@@ -115,6 +120,12 @@ void produce_handle(call_t *c, uint8_t *msg, size_t len);
 void fetch_handle(call_t *c, uint8_t *msg, size_t len);
 void list_offsets_handle(call_t *c, uint8_t *msg, size_t len);
 void init_producer_id_handle(call_t *c, uint8_t *msg, size_t len); /* init_producer.c */
+/* Consumer groups (group_rpc.c). */
+void join_group_handle(call_t *c, uint8_t *msg, size_t len);
+void heartbeat_handle(call_t *c, uint8_t *msg, size_t len);
+void leave_group_handle(call_t *c, uint8_t *msg, size_t len);
+void commit_offsets_handle(call_t *c, uint8_t *msg, size_t len);
+void fetch_offsets_handle(call_t *c, uint8_t *msg, size_t len);
 
 /* A ProduceRequest decoded in place (produce.c): records point into the
  * message, topics are NUL-terminated copies. */

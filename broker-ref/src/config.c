@@ -103,6 +103,17 @@ static const ckey_t g_keys[] = {
      "Partition count of auto-created topics and of topics created without one."},
     {"max.partitions", CT_INT, BC(max_partitions), "10000", 1, 100000, NULL, NULL,
      "Most partitions one topic may have."},
+    /* Consumer groups (docs/protocol.md 2.6). */
+    {"group.min.session.timeout.ms", CT_INT, BC(group_min_session_timeout_ms), "6000", 1,
+     DAY_MS, NULL, NULL,
+     "Smallest session.timeout.ms a consumer-group member may ask for (JoinGroup fails with "
+     "INVALID_SESSION_TIMEOUT below it)."},
+    {"group.max.session.timeout.ms", CT_INT, BC(group_max_session_timeout_ms), "1800000", 1,
+     DAY_MS, NULL, NULL, "Largest session.timeout.ms a consumer-group member may ask for."},
+    {"group.heartbeat.interval.ms", CT_INT, BC(group_heartbeat_interval_ms), "3000", 10,
+     600000, NULL, NULL,
+     "The heartbeat interval the coordinator gives members: the longest it holds a Heartbeat "
+     "whose answer has not changed. Rebalances do not wait for it."},
     {"log.retention.check.interval.ms", CT_INT, BC(housekeeping_interval_ms), "60000", 10, DAY_MS,
      NULL, NULL,
      "How often segments are checked for time-based roll and retention (deleting whole "
@@ -394,6 +405,11 @@ int config_validate(const broker_config_t *cfg, char *err, size_t errlen)
     if (cfg->default_partitions > cfg->max_partitions)
         return errf(err, errlen, "num.partitions (%d) must not exceed max.partitions (%d)",
                     cfg->default_partitions, cfg->max_partitions);
+    if (cfg->group_min_session_timeout_ms > cfg->group_max_session_timeout_ms)
+        return errf(err, errlen,
+                    "group.min.session.timeout.ms (%d) must not exceed "
+                    "group.max.session.timeout.ms (%d)",
+                    cfg->group_min_session_timeout_ms, cfg->group_max_session_timeout_ms);
     if (cfg->data_dir[0] == '\0')
         return errf(err, errlen, "data.dir must not be empty");
     char spec[sizeof(cfg->listeners)];

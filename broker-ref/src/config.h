@@ -29,6 +29,9 @@ typedef struct broker_config {
     int auto_create_topics;
     int32_t default_partitions;
     int32_t max_partitions;
+    int32_t group_min_session_timeout_ms;
+    int32_t group_max_session_timeout_ms;
+    int32_t group_heartbeat_interval_ms;
     int64_t housekeeping_interval_ms;
     int64_t shutdown_timeout_ms;
     int64_t connections_max_idle_ms; /* 0 = never close idle connections */

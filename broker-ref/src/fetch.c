@@ -16,6 +16,7 @@
 #include "call.h"
 #include "config.h"
 #include "error.h"
+#include "group_rpc.h"
 #include "log.h"
 #include "metrics.h"
 #include "mq/v1/broker.pb-c.h"
@@ -114,16 +115,22 @@ static int add_partition(fetch_t *f, out_t *o, const Mq__V1__FetchPartition *fp)
     const char *topic = fp->topic ? fp->topic : "";
     size_t tlen = strlen(topic);
     char msg[300] = "";
-    mq_err_t err = MQ_OK;
     int64_t hwm = -1, lso = -1;
 
+    mq_err_t err = MQ_OK;
     int allowed = acl_check_call(f->call, ACL_OP_READ, ACL_RES_TOPIC, topic);
-    topic_t *t = allowed ? topics_get(topic) : NULL;
+    /* Consumer-group fencing next: a zombie member reads nothing. */
+    if (allowed)
+        err = group_fence(f->req->group_id, f->req->member_id, f->req->member_epoch, topic,
+                          fp->partition, msg, sizeof(msg));
+    topic_t *t = allowed && err == MQ_OK ? topics_get(topic) : NULL;
     part_t *p = NULL;
     if (!allowed) {
         err = MQ_ERR_TOPIC_AUTHORIZATION;
         snprintf(msg, sizeof(msg), "principal '%.60s' is not allowed to read topic '%.200s'",
                  acl_call_principal(f->call), topic);
+    } else if (err != MQ_OK) {
+        /* msg says why */
     } else if (!t) {
         err = MQ_ERR_UNKNOWN_TOPIC;
         snprintf(msg, sizeof(msg), "unknown topic '%.200s'", topic);

@@ -147,7 +147,7 @@ static void mark_dirty(group_t *g)
         G.dirty();
 }
 
-static mq_err_t validate_group_id(const char *id, char *msg, size_t len)
+mq_err_t groups_validate_id(const char *id, char *msg, size_t len)
 {
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n > GROUP_ID_MAX) {
@@ -386,7 +386,8 @@ static int subscribed_topics(group_t *g, topic_set_t *set)
         if (rs.failed)
             return -1;
     }
-    qsort(set->v, set->n, sizeof(*set->v), tset_cmp);
+    if (set->n > 1)
+        qsort(set->v, set->n, sizeof(*set->v), tset_cmp);
     return 0;
 }
 
@@ -436,7 +437,8 @@ static mq_err_t rebalance(group_t *g)
         tset_free(&set);
         return MQ_ERR_NO_MEMORY;
     }
-    qsort(g->members, g->n_members, sizeof(*g->members), member_order);
+    if (g->n_members > 1)
+        qsort(g->members, g->n_members, sizeof(*g->members), member_order);
     choose_assignor(g);
     size_t nm = g->n_members;
     asg_member_t *am = calloc(nm + 1, sizeof(*am));
@@ -561,7 +563,8 @@ static int reconcile(group_t *g, member_t *m, int64_t now, group_answer_t *out)
     } else if (m->revoke_since == 0) {
         m->revoke_since = now;
     }
-    qsort(m->owned, m->n_owned, sizeof(*m->owned), owned_cmp);
+    if (m->n_owned > 1)
+        qsort(m->owned, m->n_owned, sizeof(*m->owned), owned_cmp);
     if (out) {
         snprintf(out->member_id, sizeof(out->member_id), "%s", m->id);
         out->member_epoch = m->epoch;
@@ -723,7 +726,7 @@ static int same_subscription(const member_t *m, const group_join_req_t *req)
 static mq_err_t check_join(const group_join_req_t *req, int32_t *session, int32_t *rebalance,
                            char *msg, size_t len)
 {
-    mq_err_t err = validate_group_id(req->group_id, msg, len);
+    mq_err_t err = groups_validate_id(req->group_id, msg, len);
     if (err != MQ_OK)
         return err;
     *session = req->session_timeout_ms == -1 ? GROUP_DEFAULT_SESSION_MS : req->session_timeout_ms;
@@ -877,7 +880,7 @@ mq_err_t groups_heartbeat(const char *group_id, const char *member_id, int32_t e
 {
     memset(out, 0, sizeof(*out));
     *changed_out = 1;
-    mq_err_t err = validate_group_id(group_id, out->message, sizeof(out->message));
+    mq_err_t err = groups_validate_id(group_id, out->message, sizeof(out->message));
     if (err != MQ_OK)
         return err;
     pthread_mutex_lock(&G.mu);
@@ -972,7 +975,7 @@ mq_err_t groups_check_partition(const char *group_id, const char *member_id, int
 mq_err_t groups_check_committer(const char *group_id, const char *member_id, int32_t epoch,
                                 char *msg, size_t msglen)
 {
-    mq_err_t err = validate_group_id(group_id, msg, msglen);
+    mq_err_t err = groups_validate_id(group_id, msg, msglen);
     if (err != MQ_OK)
         return err;
     pthread_mutex_lock(&G.mu);
@@ -1466,7 +1469,8 @@ static mq_err_t restore_member(group_t *g, const cJSON *mj, int64_t now)
         cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(tp, "partitions"))
             group_tp_list_add(&m->target, json_str(tp, "topic"), p->valueint);
     }
-    qsort(m->owned, m->n_owned, sizeof(*m->owned), owned_cmp);
+    if (m->n_owned > 1)
+        qsort(m->owned, m->n_owned, sizeof(*m->owned), owned_cmp);
     g->members[g->n_members++] = m;
     return MQ_OK;
 }

@@ -47,6 +47,9 @@ typedef struct groups_limits {
 } groups_limits_t;
 
 void groups_init(const groups_limits_t *lim);
+/* 1 to GROUP_ID_MAX of A-Z a-z 0-9 . _ -: MQ_OK or MQ_ERR_INVALID_GROUP_ID
+ * with a message. */
+mq_err_t groups_validate_id(const char *id, char *msg, size_t len);
 /* Frees every group (broker shutdown, tests). */
 void groups_reset(void);
 /* Called (with no lock held... by the state machine, under its lock: keep it

@@ -12,6 +12,7 @@
 #include "acl.h"
 #include "config.h"
 #include "flusher.h"
+#include "group_rpc.h"
 #include "housekeeping.h"
 #include "log.h"
 #include "meta.h"
@@ -118,14 +119,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     log_info("\"starting\" version=%s data_dir=%s", MQBROKER_VERSION, g_config.data_dir);
+    group_rpc_init(&g_config);
     mq_err_t rc = meta_start(&g_config);
     if (rc != MQ_OK) {
         log_error("\"cannot load metadata\" data_dir=%s err=%s", g_config.data_dir,
                   mq_err_name(rc));
         return 1;
     }
-    if ((rc = acl_load()) != MQ_OK || (rc = flusher_start()) != MQ_OK ||
-        (rc = server_start(&g_config)) != MQ_OK) {
+    if ((rc = acl_load()) != MQ_OK || (rc = group_store_load()) != MQ_OK ||
+        (rc = flusher_start()) != MQ_OK || (rc = server_start(&g_config)) != MQ_OK) {
         log_error("\"start failed\" err=%s", mq_err_name(rc));
         server_stop(0);
         flusher_stop();
@@ -135,6 +137,7 @@ int main(int argc, char **argv)
         return 1;
     }
     housekeeping_start(server_loop(0), g_config.housekeeping_interval_ms);
+    group_rpc_start(server_loop(0));
 
     /* With TLS or several listeners, the line also lists every listener. */
     char line[4096];
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
     server_stop(g_config.shutdown_timeout_ms);
     flusher_stop();
     server_close_all();
+    group_store_schedule(); /* the last group changes */
     meta_stop();
     server_free();
     acl_free_all();

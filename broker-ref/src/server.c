@@ -29,6 +29,7 @@
 #include "acl.h"
 #include "admin.h"
 #include "error.h"
+#include "group_rpc.h"
 #include "log.h"
 #include "metrics.h"
 #include "tls.h"
@@ -116,6 +117,11 @@ static const char *method_paths[METHOD_COUNT] = {
     [METHOD_FETCH] = "/mq.v1.Broker/Fetch",
     [METHOD_LIST_OFFSETS] = "/mq.v1.Broker/ListOffsets",
     [METHOD_INIT_PRODUCER_ID] = "/mq.v1.Broker/InitProducerId",
+    [METHOD_JOIN_GROUP] = "/mq.v1.Broker/JoinGroup",
+    [METHOD_HEARTBEAT] = "/mq.v1.Broker/Heartbeat",
+    [METHOD_LEAVE_GROUP] = "/mq.v1.Broker/LeaveGroup",
+    [METHOD_COMMIT_OFFSETS] = "/mq.v1.Broker/CommitOffsets",
+    [METHOD_FETCH_OFFSETS] = "/mq.v1.Broker/FetchOffsets",
 };
 
 /* ---- transport: plain TCP ---------------------------------------------- */
@@ -587,7 +593,9 @@ static void on_request_headers(conn_t *c, call_t *call)
         call_fail(call, MQ_GRPC_UNIMPLEMENTED,
                   "unknown method %s (this server implements "
                   "mq.v1.Broker: Metadata, Produce, Fetch, "
-                  "ListOffsets)",
+                  "ListOffsets, InitProducerId, JoinGroup, Heartbeat, LeaveGroup, "
+                  "CommitOffsets, "
+                  "FetchOffsets)",
                   call->path);
         return;
     }
@@ -611,6 +619,11 @@ static const handler_fn handlers[METHOD_COUNT] = {
     [METHOD_FETCH] = fetch_handle,
     [METHOD_LIST_OFFSETS] = list_offsets_handle,
     [METHOD_INIT_PRODUCER_ID] = init_producer_id_handle,
+    [METHOD_JOIN_GROUP] = join_group_handle,
+    [METHOD_HEARTBEAT] = heartbeat_handle,
+    [METHOD_LEAVE_GROUP] = leave_group_handle,
+    [METHOD_COMMIT_OFFSETS] = commit_offsets_handle,
+    [METHOD_FETCH_OFFSETS] = fetch_offsets_handle,
 };
 
 /* A unary request is handled once the peer half-closes the stream, so a
@@ -1168,6 +1181,7 @@ mq_err_t server_start(const broker_config_t *cfg)
     admin_set_listeners(g_srv.client_addr, g_srv.admin_addr);
     g_srv.nloops = cfg->io_threads < MAX_LOOPS ? cfg->io_threads : MAX_LOOPS;
     fetch_init(g_srv.nloops);
+    group_rpc_init_loops(g_srv.nloops);
     for (int i = 0; i < g_srv.nloops; i++) {
         ioloop_t *il = &g_srv.loops[i];
         il->index = i;
@@ -1211,6 +1225,7 @@ mq_err_t server_attach_loop(const broker_config_t *cfg, loop_t *loop)
         return MQ_ERR_NO_MEMORY;
     g_srv.nloops = 1;
     fetch_init(1);
+    group_rpc_init_loops(1);
     return MQ_OK;
 }
 
@@ -1294,6 +1309,7 @@ static void begin_drain(loop_t *loop, void *arg)
     if (il->index == 0 && il->admin_io.fd >= 0)
         loop_io_del(loop, &il->admin_io);
     fetch_release_all(loop);
+    group_rpc_release_all(loop);
     for (conn_t *c = il->conns, *next; c; c = next) {
         next = c->next;
         if (c->handshaking) {

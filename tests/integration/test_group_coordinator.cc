@@ -1,0 +1,481 @@
+// The consumer-group coordinator of a real mqbroker, driven over gRPC by the
+// raw client (no libmqclient): join, long-polled heartbeats, cooperative
+// rebalances, session expiry, fencing of commits and fetches, offsets and
+// groups surviving a restart, and the admin REST endpoints for groups.
+#include <cjson/cJSON.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker_fixture.h"
+#include "mq/v1/broker.pb-c.h"
+#include "mqclient.h"
+#include "rawclient_group.h"
+
+namespace
+{
+
+using TP = std::pair<std::string, int>;
+using Clock = std::chrono::steady_clock;
+
+int64_t ms_since(Clock::time_point t0)
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+}
+
+std::set<TP> tp_set(Mq__V1__TopicPartitions **v, size_t n)
+{
+    std::set<TP> s;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < v[i]->n_partitions; j++)
+            s.insert({v[i]->topic, v[i]->partitions[j]});
+    return s;
+}
+
+// Owned partitions as protobuf-c messages (kept alive with the object).
+struct TPMsgs {
+    std::vector<std::string> topics;
+    std::vector<std::vector<int32_t>> parts;
+    std::vector<Mq__V1__TopicPartitions> msgs;
+    std::vector<Mq__V1__TopicPartitions *> ptrs;
+    explicit TPMsgs(const std::set<TP> &s)
+    {
+        for (auto &tp : s) {
+            if (topics.empty() || topics.back() != tp.first) {
+                topics.push_back(tp.first);
+                parts.emplace_back();
+            }
+            parts.back().push_back(tp.second);
+        }
+        msgs.resize(topics.size());
+        for (size_t i = 0; i < topics.size(); i++) {
+            mq__v1__topic_partitions__init(&msgs[i]);
+            msgs[i].topic = (char *)topics[i].c_str();
+            msgs[i].partitions = parts[i].data();
+            msgs[i].n_partitions = parts[i].size();
+            ptrs.push_back(&msgs[i]);
+        }
+    }
+};
+
+// One group member speaking the protocol as a client would.
+struct Member {
+    rawclient_t *rc = nullptr;
+    std::string group = "g";
+    std::string id;
+    int32_t epoch = 0;
+    std::set<TP> owned;
+    int32_t last_error = 0;
+    int32_t hb_interval = 0;
+
+    int32_t Join(const std::string &topic, int32_t session_ms, const char *instance = "")
+    {
+        Mq__V1__JoinGroupRequest req = MQ__V1__JOIN_GROUP_REQUEST__INIT;
+        char *topics[1] = {(char *)topic.c_str()};
+        req.group_id = (char *)group.c_str();
+        req.member_id = (char *)id.c_str();
+        req.group_instance_id = (char *)instance;
+        req.topics = topics;
+        req.n_topics = 1;
+        req.topic_regex = (char *)"";
+        req.session_timeout_ms = session_ms;
+        req.rebalance_timeout_ms = 10000;
+        req.assignor = (char *)"";
+        int st;
+        char err[512];
+        auto *r = (Mq__V1__JoinGroupResponse *)rc_call_pb(rc, RC_PATH_JOIN_GROUP, &req.base,
+                                                          &mq__v1__join_group_response__descriptor,
+                                                          10000, &st, err, sizeof err);
+        EXPECT_NE(r, nullptr) << "JoinGroup: status " << st << " " << err;
+        if (!r)
+            return -1;
+        last_error = r->error_code;
+        if (r->error_code == 0) {
+            id = r->member_id;
+            epoch = r->member_epoch;
+            hb_interval = r->heartbeat_interval_ms;
+            owned = tp_set(r->assignment, r->n_assignment);
+        }
+        protobuf_c_message_free_unpacked(&r->base, nullptr);
+        return last_error;
+    }
+
+    void FillHeartbeat(Mq__V1__HeartbeatRequest *req, TPMsgs &m, int32_t wait_ms)
+    {
+        mq__v1__heartbeat_request__init(req);
+        req->group_id = (char *)group.c_str();
+        req->member_id = (char *)id.c_str();
+        req->member_epoch = epoch;
+        req->owned = m.ptrs.data();
+        req->n_owned = m.ptrs.size();
+        req->max_wait_ms = wait_ms;
+    }
+
+    // Applies an answer: drops what is revoked, takes what is given.
+    // Returns true if what the member owns changed.
+    bool Apply(Mq__V1__HeartbeatResponse *r, std::set<TP> *revoked = nullptr)
+    {
+        last_error = r->error_code;
+        if (r->error_code != 0)
+            return false;
+        epoch = r->member_epoch;
+        auto now = tp_set(r->assignment, r->n_assignment);
+        if (revoked)
+            *revoked = tp_set(r->revoke, r->n_revoke);
+        bool changed = now != owned;
+        owned = now;
+        return changed;
+    }
+
+    bool Heartbeat(int32_t wait_ms = 0, std::set<TP> *revoked = nullptr)
+    {
+        TPMsgs m(owned);
+        Mq__V1__HeartbeatRequest req;
+        FillHeartbeat(&req, m, wait_ms);
+        int st;
+        char err[512];
+        auto *r = (Mq__V1__HeartbeatResponse *)rc_call_pb(rc, RC_PATH_HEARTBEAT, &req.base,
+                                                          &mq__v1__heartbeat_response__descriptor,
+                                                          wait_ms + 10000, &st, err, sizeof err);
+        EXPECT_NE(r, nullptr) << "Heartbeat: status " << st << " " << err;
+        if (!r)
+            return false;
+        bool changed = Apply(r, revoked);
+        protobuf_c_message_free_unpacked(&r->base, nullptr);
+        return changed;
+    }
+
+    // CommitOffsets of one partition; returns {top-level code, partition code}.
+    std::pair<int32_t, int32_t> Commit(const TP &tp, int64_t offset, int32_t at_epoch,
+                                       const char *member = nullptr)
+    {
+        Mq__V1__CommitOffsetPartition p = MQ__V1__COMMIT_OFFSET_PARTITION__INIT;
+        p.topic = (char *)tp.first.c_str();
+        p.partition = tp.second;
+        p.offset = offset;
+        p.metadata = (char *)"m";
+        Mq__V1__CommitOffsetPartition *ps[1] = {&p};
+        Mq__V1__CommitOffsetsRequest req = MQ__V1__COMMIT_OFFSETS_REQUEST__INIT;
+        req.group_id = (char *)group.c_str();
+        req.member_id = (char *)(member ? member : id.c_str());
+        req.member_epoch = at_epoch;
+        req.partitions = ps;
+        req.n_partitions = 1;
+        int st;
+        char err[512];
+        auto *r = (Mq__V1__CommitOffsetsResponse *)rc_call_pb(
+            rc, RC_PATH_COMMIT_OFFSETS, &req.base, &mq__v1__commit_offsets_response__descriptor,
+            10000, &st, err, sizeof err);
+        EXPECT_NE(r, nullptr) << "CommitOffsets: status " << st << " " << err;
+        if (!r)
+            return {-1, -1};
+        EXPECT_EQ(r->n_results, 1u);
+        std::pair<int32_t, int32_t> out = {r->error_code,
+                                           r->n_results ? r->results[0]->error_code : -1};
+        protobuf_c_message_free_unpacked(&r->base, nullptr);
+        return out;
+    }
+
+    // Fetch of one partition with the member fields; returns its error code.
+    int32_t Fetch(const TP &tp, int32_t at_epoch)
+    {
+        Mq__V1__FetchPartition p = MQ__V1__FETCH_PARTITION__INIT;
+        p.topic = (char *)tp.first.c_str();
+        p.partition = tp.second;
+        Mq__V1__FetchPartition *ps[1] = {&p};
+        Mq__V1__FetchRequest req = MQ__V1__FETCH_REQUEST__INIT;
+        req.partitions = ps;
+        req.n_partitions = 1;
+        req.group_id = (char *)group.c_str();
+        req.member_id = (char *)id.c_str();
+        req.member_epoch = at_epoch;
+        int st;
+        char err[512];
+        auto *r = (Mq__V1__FetchResponse *)rc_call_pb(rc, RC_PATH_FETCH, &req.base,
+                                                      &mq__v1__fetch_response__descriptor, 10000,
+                                                      &st, err, sizeof err);
+        EXPECT_NE(r, nullptr) << "Fetch: status " << st << " " << err;
+        if (!r)
+            return -1;
+        int32_t code = r->n_partitions ? r->partitions[0]->error_code : -1;
+        protobuf_c_message_free_unpacked(&r->base, nullptr);
+        return code;
+    }
+};
+
+std::map<int, std::string> Owners(const std::vector<Member *> &ms)
+{
+    std::map<int, std::string> o;
+    for (auto m : ms)
+        for (auto &tp : m->owned) {
+            EXPECT_EQ(o.count(tp.second), 0u) << "partition " << tp.second << " owned twice";
+            o[tp.second] = m->id;
+        }
+    return o;
+}
+
+class GroupCoordinator : public BrokerTestBase
+{
+  protected:
+    void SetUp() override
+    {
+        ASSERT_NO_FATAL_FAILURE(StartBroker(
+            {"--group.min.session.timeout.ms=100", "--group.heartbeat.interval.ms=5000"}));
+        ASSERT_NO_FATAL_FAILURE(CreateTopic("t", 12));
+    }
+    Member NewMember()
+    {
+        Member m;
+        m.rc = Connect();
+        return m;
+    }
+    // Everyone heartbeats (without waiting) until no answer changes.
+    void Settle(const std::vector<Member *> &ms)
+    {
+        for (int round = 0; round < 20; round++) {
+            bool any = false;
+            for (auto m : ms)
+                any |= m->Heartbeat(0);
+            if (!any)
+                return;
+        }
+        FAIL() << "the group did not settle";
+    }
+};
+
+} // namespace
+
+TEST_F(GroupCoordinator, ThreeMembersEachPartitionOwnedOnce)
+{
+    Member a = NewMember(), b = NewMember(), c = NewMember();
+    ASSERT_EQ(a.Join("t", 10000), 0);
+    EXPECT_EQ(a.owned.size(), 12u);
+    EXPECT_EQ(a.hb_interval, 5000);
+    ASSERT_EQ(b.Join("t", 10000), 0);
+    ASSERT_EQ(c.Join("t", 10000), 0);
+    Settle({&a, &b, &c});
+    auto o = Owners({&a, &b, &c});
+    EXPECT_EQ(o.size(), 12u);
+    for (auto m : {&a, &b, &c})
+        EXPECT_EQ(m->owned.size(), 4u);
+}
+
+TEST_F(GroupCoordinator, HeldHeartbeatAnswersAtOnceWhenAssignmentChanges)
+{
+    Member a = NewMember(), b = NewMember();
+    ASSERT_EQ(a.Join("t", 10000), 0);
+    // a's heartbeat owns exactly its assignment: the broker holds it.
+    TPMsgs m(a.owned);
+    Mq__V1__HeartbeatRequest req;
+    a.FillHeartbeat(&req, m, 5000);
+    int32_t sid = rc_submit_pb(a.rc, RC_PATH_HEARTBEAT, &req.base);
+    ASSERT_GT(sid, 0);
+    rc_result_t r;
+    EXPECT_EQ(rc_wait(a.rc, sid, 300, &r), 0) << "an unchanged heartbeat must be held";
+    rc_result_free(&r);
+    sid = rc_submit_pb(a.rc, RC_PATH_HEARTBEAT, &req.base);
+    rc_pump(a.rc, 50);
+    auto t0 = Clock::now();
+    ASSERT_EQ(b.Join("t", 10000), 0);
+    ASSERT_EQ(rc_wait(a.rc, sid, 4000, &r), 1);
+    int64_t took = ms_since(t0);
+    int st;
+    auto *hr = (Mq__V1__HeartbeatResponse *)rc_result_pb(
+        &r, &mq__v1__heartbeat_response__descriptor, &st, nullptr, 0);
+    rc_result_free(&r);
+    ASSERT_NE(hr, nullptr);
+    std::set<TP> revoked;
+    a.Apply(hr, &revoked);
+    protobuf_c_message_free_unpacked(&hr->base, nullptr);
+    EXPECT_LT(took, 1000) << "the held heartbeat waited for its interval";
+    EXPECT_EQ(revoked.size(), 6u);
+    EXPECT_EQ(a.owned.size(), 6u);
+    // b's heartbeat is held too, until a confirms: then it answers at once.
+    Member *bp = &b;
+    TPMsgs none(b.owned);
+    Mq__V1__HeartbeatRequest breq;
+    bp->FillHeartbeat(&breq, none, 5000);
+    int32_t bsid = rc_submit_pb(b.rc, RC_PATH_HEARTBEAT, &breq.base);
+    rc_pump(b.rc, 100);
+    t0 = Clock::now();
+    a.Heartbeat(0); // confirms the revocation
+    ASSERT_EQ(rc_wait(b.rc, bsid, 4000, &r), 1);
+    EXPECT_LT(ms_since(t0), 1000);
+    hr = (Mq__V1__HeartbeatResponse *)rc_result_pb(&r, &mq__v1__heartbeat_response__descriptor, &st,
+                                                   nullptr, 0);
+    rc_result_free(&r);
+    ASSERT_NE(hr, nullptr);
+    b.Apply(hr);
+    protobuf_c_message_free_unpacked(&hr->base, nullptr);
+    EXPECT_EQ(b.owned, revoked);
+}
+
+TEST_F(GroupCoordinator, FourthMemberMovesExactlyThree)
+{
+    Member a = NewMember(), b = NewMember(), c = NewMember(), d = NewMember();
+    a.Join("t", 10000);
+    b.Join("t", 10000);
+    c.Join("t", 10000);
+    Settle({&a, &b, &c});
+    auto before = Owners({&a, &b, &c});
+    auto t0 = Clock::now();
+    ASSERT_EQ(d.Join("t", 10000), 0);
+    Settle({&a, &b, &c, &d});
+    int64_t took = ms_since(t0);
+    auto after = Owners({&a, &b, &c, &d});
+    ASSERT_EQ(after.size(), 12u);
+    int moved = 0;
+    for (auto &kv : before)
+        moved += after[kv.first] != kv.second;
+    EXPECT_EQ(moved, 3);
+    for (auto m : {&a, &b, &c, &d})
+        EXPECT_EQ(m->owned.size(), 3u);
+    RecordProperty("rebalance_ms", (int)took);
+    EXPECT_LT(took, 1000);
+}
+
+TEST_F(GroupCoordinator, SessionExpiryReassigns)
+{
+    Member a = NewMember(), b = NewMember();
+    a.Join("t", 10000);
+    b.Join("t", 300);
+    Settle({&a, &b});
+    ASSERT_EQ(b.owned.size(), 6u);
+    // b goes silent; a waits in a held heartbeat and gets b's partitions.
+    auto t0 = Clock::now();
+    for (int i = 0; i < 10 && a.owned.size() < 12; i++)
+        a.Heartbeat(2000);
+    EXPECT_EQ(a.owned.size(), 12u);
+    EXPECT_LT(ms_since(t0), 3000);
+    b.Heartbeat(0);
+    EXPECT_EQ(b.last_error, -MQ_ERR_UNKNOWN_MEMBER);
+    // It joins again as a new member and gets half back.
+    b.id.clear();
+    ASSERT_EQ(b.Join("t", 10000), 0);
+    Settle({&a, &b});
+    EXPECT_EQ(b.owned.size(), 6u);
+}
+
+TEST_F(GroupCoordinator, ClosedConnectionEndsTheSession)
+{
+    Member a = NewMember(), b = NewMember();
+    a.Join("t", 10000);
+    b.Join("t", 300);
+    Settle({&a, &b});
+    // b's heartbeat is held when its connection dies (kill -9 of a client).
+    TPMsgs m(b.owned);
+    Mq__V1__HeartbeatRequest req;
+    b.FillHeartbeat(&req, m, 5000);
+    rc_submit_pb(b.rc, RC_PATH_HEARTBEAT, &req.base);
+    rc_pump(b.rc, 100);
+    Disconnect(b.rc);
+    for (int i = 0; i < 10 && a.owned.size() < 12; i++)
+        a.Heartbeat(2000);
+    EXPECT_EQ(a.owned.size(), 12u);
+}
+
+TEST_F(GroupCoordinator, FencedCommitsAndFetchesAreRejected)
+{
+    Member a = NewMember(), b = NewMember();
+    a.Join("t", 10000);
+    int32_t e1 = a.epoch;
+    TP p0 = *a.owned.begin();
+    EXPECT_EQ(a.Commit(p0, 5, e1), std::make_pair(0, 0));
+    EXPECT_EQ(a.Fetch(p0, e1), 0);
+    EXPECT_EQ(a.Commit(p0, 5, e1 + 1).first, -MQ_ERR_FENCED_MEMBER_EPOCH);
+    EXPECT_EQ(a.Commit(p0, 5, e1, "nobody").first, -MQ_ERR_UNKNOWN_MEMBER);
+    EXPECT_EQ(a.Fetch(p0, e1 + 1), -MQ_ERR_FENCED_MEMBER_EPOCH);
+    EXPECT_EQ(a.Commit(p0, 5, -1, "").first, -MQ_ERR_UNKNOWN_MEMBER)
+        << "a commit outside the group while it has members";
+    b.Join("t", 10000);
+    Settle({&a, &b});
+    TP moved = *b.owned.begin();
+    // a, still at its first epoch, no longer owns what moved to b.
+    EXPECT_EQ(a.Commit(moved, 7, e1), std::make_pair(0, -MQ_ERR_STALE_MEMBER_EPOCH));
+    EXPECT_EQ(a.Fetch(moved, e1), -MQ_ERR_STALE_MEMBER_EPOCH);
+    EXPECT_EQ(b.Commit(moved, 7, b.epoch), std::make_pair(0, 0));
+    EXPECT_EQ(b.Fetch(moved, b.epoch), 0);
+    // A member that left is a zombie: everything it sends is refused.
+    Member gone = a;
+    Mq__V1__LeaveGroupRequest lr = MQ__V1__LEAVE_GROUP_REQUEST__INIT;
+    lr.group_id = (char *)"g";
+    lr.member_id = (char *)a.id.c_str();
+    lr.member_epoch = a.epoch;
+    int st;
+    auto *l = (Mq__V1__LeaveGroupResponse *)rc_call_pb(a.rc, RC_PATH_LEAVE_GROUP, &lr.base,
+                                                       &mq__v1__leave_group_response__descriptor,
+                                                       10000, &st, nullptr, 0);
+    ASSERT_NE(l, nullptr);
+    EXPECT_EQ(l->error_code, 0);
+    protobuf_c_message_free_unpacked(&l->base, nullptr);
+    TP kept = *gone.owned.begin();
+    EXPECT_EQ(gone.Commit(kept, 9, gone.epoch).first, -MQ_ERR_UNKNOWN_MEMBER);
+    EXPECT_EQ(gone.Fetch(kept, gone.epoch), -MQ_ERR_UNKNOWN_MEMBER);
+}
+
+TEST_F(GroupCoordinator, BadJoinsAreRefusedWithReasons)
+{
+    Member m = NewMember();
+    EXPECT_EQ(m.Join("t", 50), -MQ_ERR_INVALID_SESSION_TIMEOUT);
+    m.group = "bad/group";
+    EXPECT_EQ(m.Join("t", 1000), -MQ_ERR_INVALID_GROUP_ID);
+    m.group = "g";
+    m.id = "not-a-member";
+    EXPECT_EQ(m.Join("t", 1000), -MQ_ERR_UNKNOWN_MEMBER);
+}
+
+TEST_F(GroupCoordinator, RestartKeepsGroupsAndOffsets)
+{
+    Member a = NewMember();
+    ASSERT_EQ(a.Join("t", 30000), 0);
+    for (auto &tp : a.owned)
+        ASSERT_EQ(a.Commit(tp, 100 + tp.second, a.epoch), std::make_pair(0, 0));
+    std::string id = a.id;
+    int32_t epoch = a.epoch;
+    std::set<TP> owned = a.owned;
+    Disconnect(a.rc);
+    ASSERT_EQ(broker_.Stop(), 0);
+    ASSERT_TRUE(broker_.Restart()) << broker_.error();
+    a.rc = Connect();
+    // The member carries on: same id, epoch and partitions.
+    EXPECT_FALSE(a.Heartbeat(0));
+    EXPECT_EQ(a.last_error, 0);
+    EXPECT_EQ(a.id, id);
+    EXPECT_EQ(a.epoch, epoch);
+    EXPECT_EQ(a.owned, owned);
+    Mq__V1__FetchOffsetsRequest fr = MQ__V1__FETCH_OFFSETS_REQUEST__INIT;
+    fr.group_id = (char *)"g";
+    int st;
+    auto *r = (Mq__V1__FetchOffsetsResponse *)rc_call_pb(
+        a.rc, RC_PATH_FETCH_OFFSETS, &fr.base, &mq__v1__fetch_offsets_response__descriptor, 10000,
+        &st, nullptr, 0);
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->n_results, 12u);
+    for (size_t i = 0; i < r->n_results; i++) {
+        EXPECT_STREQ(r->results[i]->topic, "t");
+        EXPECT_EQ(r->results[i]->offset, 100 + r->results[i]->partition);
+        EXPECT_STREQ(r->results[i]->metadata, "m");
+        EXPECT_GT(r->results[i]->commit_time_ms, 0);
+    }
+    protobuf_c_message_free_unpacked(&r->base, nullptr);
+    // A partition never committed reads -1.
+    Mq__V1__TopicPartitions tp = MQ__V1__TOPIC_PARTITIONS__INIT;
+    int32_t parts[1] = {3};
+    tp.topic = (char *)"t";
+    tp.partitions = parts;
+    tp.n_partitions = 1;
+    Mq__V1__TopicPartitions *tps[1] = {&tp};
+    fr.group_id = (char *)"other";
+    fr.partitions = tps;
+    fr.n_partitions = 1;
+    r = (Mq__V1__FetchOffsetsResponse *)rc_call_pb(a.rc, RC_PATH_FETCH_OFFSETS, &fr.base,
+                                                   &mq__v1__fetch_offsets_response__descriptor,
+                                                   10000, &st, nullptr, 0);
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->n_results, 1u);
+    EXPECT_EQ(r->results[0]->offset, -1);
+    protobuf_c_message_free_unpacked(&r->base, nullptr);
+}
