@@ -43,7 +43,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: mq-perf produce --brokers HOST:PORT[,...] --topic T [--count N]\n"
                "         [--size BYTES] [--acks none|leader|all] [--linger-ms MS]\n"
                "         [--batch-size BYTES] [--compression none|lz4|zstd]\n"
-               "         [--rate MSGS_PER_SEC] [--keys N] [-X key=value]...\n"
+               "         [--rate MSGS_PER_SEC] [--keys N] [--latency-header] [-X key=value]...\n"
                "       mq-perf consume --brokers HOST:PORT[,...] --topic T [--group G]\n"
                "         [--partitions N] [--count N] [--batch N] [--latency] [-X key=value]...\n"
                "       mq-perf --print-config-doc\n");
@@ -125,6 +125,7 @@ typedef struct loop {
     const char *value;
     size_t size;
     int64_t keys;
+    int latency;        /* --latency-header: the send time rides in a header */
     int64_t waited_ns;  /* in poll because the buffer was full */
     int64_t slept_ns;   /* pacing for --rate */
     int64_t produce_ns; /* in runs of mq_produce calls (no polls, no waits) */
@@ -135,10 +136,20 @@ static mq_err_t produce_one(loop_t *l, int64_t i, int64_t t0)
 {
     char key[32];
     int klen = l->keys ? snprintf(key, sizeof(key), "key-%" PRId64, i % l->keys) : 0;
+    /* For `mq-perf consume --latency`: wall-clock ns, 8 bytes big-endian. */
+    uint8_t ts[8];
+    mq_msg_header_t h = {"mq-perf-ts", ts, sizeof(ts)};
+    if (l->latency) {
+        struct timespec w;
+        clock_gettime(CLOCK_REALTIME, &w);
+        uint64_t ns = (uint64_t)w.tv_sec * 1000000000u + (uint64_t)w.tv_nsec;
+        for (int b = 0; b < 8; b++)
+            ts[b] = (uint8_t)(ns >> (56 - 8 * b));
+    }
     for (;;) {
-        mq_err_t rc =
-            mq_produce(l->p, l->topic, MQ_PARTITION_ANY, l->keys ? key : NULL, (size_t)klen,
-                       l->value, l->size, NULL, 0, 0, (void *)(intptr_t)t0, 0);
+        mq_err_t rc = mq_produce(l->p, l->topic, MQ_PARTITION_ANY, l->keys ? key : NULL,
+                                 (size_t)klen, l->value, l->size, l->latency ? &h : NULL,
+                                 l->latency ? 1 : 0, 0, (void *)(intptr_t)t0, 0);
         if (rc != MQ_ERR_QUEUE_FULL)
             return rc;
         int64_t w0 = now_ns();
@@ -190,6 +201,7 @@ static int run_produce(int argc, char **argv)
 {
     const char *topic = NULL;
     int64_t count = 1000000, rate = 0, keys = 0;
+    int latency = 0;
     size_t size = 100;
     mq_conf_t *conf = mq_conf_new();
     if (!conf)
@@ -204,10 +216,11 @@ static int run_produce(int argc, char **argv)
                                          {"compression", required_argument, 0, 'z'},
                                          {"rate", required_argument, 0, 'r'},
                                          {"keys", required_argument, 0, 'k'},
+                                         {"latency-header", no_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, "b:t:c:s:a:l:B:z:r:k:X:h", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "b:t:c:s:a:l:B:z:r:k:TX:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             bad = set(conf, "bootstrap.servers", optarg);
@@ -238,6 +251,9 @@ static int run_produce(int argc, char **argv)
             break;
         case 'k':
             keys = strtoll(optarg, NULL, 10);
+            break;
+        case 'T':
+            latency = 1;
             break;
         case 'X': {
             char *eq = strchr(optarg, '=');
@@ -290,7 +306,13 @@ static int run_produce(int argc, char **argv)
 
     /* Message 0 opens the connection and fetches metadata; the clock starts
      * when it is delivered, so start-up is not counted per message. */
-    loop_t l = {.p = p, .pf = &pf, .topic = topic, .value = value, .size = size, .keys = keys};
+    loop_t l = {.p = p,
+                .pf = &pf,
+                .topic = topic,
+                .value = value,
+                .size = size,
+                .keys = keys,
+                .latency = latency};
     rc = produce_one(&l, 0, now_ns());
     if (rc != MQ_OK) {
         fprintf(stderr, "mq-perf: mq_produce: %s\n", mq_err_str(rc));

@@ -43,8 +43,10 @@ static void seterr(char *errstr, size_t size, const char *msg)
 
 void mq__fbuf_release(mq_fbuf_t *b)
 {
-    if (b && __atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL) == 1)
+    if (b && __atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL) == 1) {
+        free(b->data);
         free(b);
+    }
 }
 
 void mq__chunk_release(mq_chunk_t *ch)

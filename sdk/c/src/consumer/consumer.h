@@ -23,11 +23,12 @@
 extern "C" {
 #endif
 
-/* One Fetch response body, shared by the chunks cut from it. */
+/* One Fetch response body (taken from the connection, not copied),
+ * shared by the chunks cut from it. */
 typedef struct mq_fbuf {
     int refs; /* atomic */
     size_t len;
-    uint8_t data[];
+    uint8_t *data; /* malloc'd */
 } mq_fbuf_t;
 
 /* The record batches one Fetch response returned for one partition. Messages

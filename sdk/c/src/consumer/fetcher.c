@@ -15,6 +15,10 @@
 #include "error.h"
 #include "mq/v1/broker.pb-c.h"
 
+/* Fetch calls in flight at once (each for a share of the partitions), so
+ * the broker prepares one response while the client takes in another. */
+#define FETCH_CALLS 4
+
 typedef struct fetch_part {
     mq_cpart_t *p;
     uint32_t version;
@@ -243,14 +247,20 @@ static void on_fetch(void *arg, mq_err_t err, const char *msg, const uint8_t *re
     mq_consumer_t *c = call->c;
     int64_t now = mq__mono_ms();
     mq_fbuf_t *buf = NULL;
-    if (err == MQ_OK && !(buf = malloc(sizeof(*buf) + (len ? len : 1)))) {
-        err = MQ_ERR_NO_MEMORY;
-        msg = "out of memory for a Fetch response";
-    }
-    if (buf) {
+    if (err == MQ_OK && (buf = malloc(sizeof(*buf)))) {
         buf->refs = 1;
         buf->len = len;
-        memcpy(buf->data, resp, len);
+        buf->data = mq__conn_take_response(); /* no copy of the batches */
+        if (!buf->data && (buf->data = malloc(len ? len : 1)))
+            memcpy(buf->data, resp, len);
+        if (!buf->data) {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    if (err == MQ_OK && !buf) {
+        err = MQ_ERR_NO_MEMORY;
+        msg = "out of memory for a Fetch response";
     }
     pthread_mutex_lock(&c->lock);
     c->stats.fetches++;
@@ -306,7 +316,9 @@ static int fetchable(const mq_consumer_t *c, const mq_cpart_t *p, size_t per_par
            now >= p->retry_at_ms && p->fetch_pos >= 0 && !c->closing;
 }
 
-static void maybe_fetch(mq_consumer_t *c, int64_t now, int64_t *next)
+/* Sends one Fetch for a share of the fetchable partitions; returns 1 if it
+ * sent one. */
+static int maybe_fetch(mq_consumer_t *c, int64_t now, int64_t *next)
 {
     pthread_mutex_lock(&c->lock);
     size_t limit = (size_t)c->conf->queued_max_messages_kbytes * 1024;
@@ -323,8 +335,11 @@ static void maybe_fetch(mq_consumer_t *c, int64_t now, int64_t *next)
     }
     if (n == 0 || c->queued_total >= limit) {
         pthread_mutex_unlock(&c->lock);
-        return;
+        return 0;
     }
+    size_t share = (size_t)(c->nassigned + FETCH_CALLS - 1) / FETCH_CALLS;
+    if (n > share && share > 0)
+        n = share;
     fetch_call_t *call = malloc(sizeof(*call) + n * sizeof(fetch_part_t));
     Mq__V1__FetchPartition *fps = calloc(n, sizeof(*fps));
     Mq__V1__FetchPartition **fpp = calloc(n, sizeof(*fpp));
@@ -333,7 +348,7 @@ static void maybe_fetch(mq_consumer_t *c, int64_t now, int64_t *next)
         free(call);
         free(fps);
         free(fpp);
-        return;
+        return 0;
     }
     /* Start at a rotating partition: the first one with data always gets
      * its whole batch, so no partition starves the others. */
@@ -341,7 +356,7 @@ static void maybe_fetch(mq_consumer_t *c, int64_t now, int64_t *next)
     for (int pass = 0; pass < 2; pass++) {
         idx = 0;
         for (mq_cpart_t *p = c->parts; p; p = p->next, idx++) {
-            if ((pass == 0) != (idx >= start) || !fetchable(c, p, per_part, now))
+            if ((pass == 0) != (idx >= start) || k == n || !fetchable(c, p, per_part, now))
                 continue;
             call->parts[k] = (fetch_part_t){p, p->version, p->fetch_pos};
             mq__v1__fetch_partition__init(&fps[k]);
@@ -384,12 +399,13 @@ static void maybe_fetch(mq_consumer_t *c, int64_t now, int64_t *next)
     free(fps);
     free(fpp);
     if (err == MQ_OK)
-        return;
+        return 1;
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < call->n; i++)
         call->parts[i].p->inflight = 0;
     pthread_mutex_unlock(&c->lock);
     free(call);
+    return 0;
 }
 
 /* ---- connection --------------------------------------------------------------------- */
@@ -554,7 +570,8 @@ static void work(mq_consumer_t *c, int64_t now, int64_t *next)
     mq__group_tick(c, now, next);
     mq__offsets_resolve(c, now, next);
     mq__offsets_tick(c, now, next);
-    maybe_fetch(c, now, next);
+    while (maybe_fetch(c, now, next))
+        ;
 }
 
 void *mq__fetcher_main(void *arg)

@@ -89,6 +89,9 @@ static void free_call(call_t *k)
     free(k);
 }
 
+/* The call whose callback runs now (mq__conn_take_response). */
+static __thread call_t *cb_call;
+
 /* Completes a call: decides the outcome from what arrived, runs cb. */
 static void finish_call(mq_conn_t *c, call_t *k, mq_err_t transport_err)
 {
@@ -110,8 +113,19 @@ static void finish_call(mq_conn_t *c, call_t *k, mq_err_t transport_err)
             msg = "unary call did not get exactly one response message";
         }
     }
+    cb_call = k;
     k->cb(k->arg, err, msg, k->resp, k->resp_len, sent);
+    cb_call = NULL;
     free_call(k);
+}
+
+uint8_t *mq__conn_take_response(void)
+{
+    if (!cb_call)
+        return NULL;
+    uint8_t *r = cb_call->resp;
+    cb_call->resp = NULL;
+    return r;
 }
 
 static mq_err_t on_message(void *ud, const uint8_t *msg, size_t len)
@@ -119,11 +133,19 @@ static mq_err_t on_message(void *ud, const uint8_t *msg, size_t len)
     call_t *k = ud;
     if (++k->nresp > 1)
         return MQ_ERR_PROTOCOL;
+    k->resp_len = len;
+    if (msg == k->dec.buf && len) {
+        /* It spanned DATA frames and sits whole in the decoder's buffer:
+         * take the buffer instead of copying it (Fetch responses are MBs). */
+        k->resp = k->dec.buf;
+        k->dec.buf = NULL;
+        k->dec.buf_cap = 0;
+        return MQ_OK;
+    }
     k->resp = malloc(len ? len : 1);
     if (!k->resp)
         return MQ_ERR_NO_MEMORY;
     memcpy(k->resp, msg, len);
-    k->resp_len = len;
     return MQ_OK;
 }
 

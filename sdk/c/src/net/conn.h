@@ -58,6 +58,10 @@ mq_err_t mq__conn_io(mq_conn_t *c, uint32_t events, char *errstr, size_t errstr_
  * MQ_ERR_TRANSPORT (the session is shutting down; cb is not called). */
 mq_err_t mq__conn_call(mq_conn_t *c, const char *path, const uint8_t *msg, size_t len,
                        int64_t timeout_ms, mq_call_cb cb, void *arg);
+/* Only inside a call's callback: takes the response buffer (resp) away
+ * from the call; the caller frees it with free(). NULL elsewhere, or when
+ * the call has no response. Saves a copy of large responses. */
+uint8_t *mq__conn_take_response(void);
 /* Pushes pending frames to the socket (after calls were submitted). */
 mq_err_t mq__conn_flush(mq_conn_t *c, char *errstr, size_t errstr_size);
 /* Calls in progress. */
