@@ -81,11 +81,11 @@ struct cli {
 };
 
 /* The command families (one file each; listed in main.c). The consumer-group
- * and ACL families (`group_command`, `acl_command`) join them when the broker
- * serves their endpoints. */
+ * family (`group_command`) joins them when the broker serves its endpoints. */
 extern const command_t topic_command;
 extern const command_t cluster_command;
 extern const command_t metrics_command;
+extern const command_t acl_command;
 
 /* The root of the tree (main.c). */
 extern const command_t root_command;

@@ -3,7 +3,8 @@
 // server error, 3 not found, 4 cannot connect), JSON output equal to the
 // API's data, CSV with a header row, aligned tables, --help at every level,
 // confirmation of topic delete (refused from a non-terminal, asked on a pty),
-// and the bash completion script.
+// the bash completion script, and the acl commands against a TLS broker
+// with --ca/--cert/--key.
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "broker_fixture.h"
+#include "tls_test_util.h"
 
 extern char **environ;
 
@@ -979,7 +981,7 @@ TEST_F(Mqadmin, BashCompletion)
         EXPECT_EQ(r.code, 0) << line << ": " << r.err;
         return r.out;
     };
-    EXPECT_EQ(complete("mqadmin "), "topic\ncluster\nmetrics\n");
+    EXPECT_EQ(complete("mqadmin "), "topic\ncluster\nmetrics\nacl\n");
     EXPECT_EQ(complete("mqadmin to"), "topic\n");
     EXPECT_EQ(complete("mqadmin topic "), "create\nlist\ndescribe\nalter\ndelete\n");
     EXPECT_EQ(complete("mqadmin topic describe "), "orders\nother\n");
@@ -991,6 +993,85 @@ TEST_F(Mqadmin, BashCompletion)
     EXPECT_EQ(complete("mqadmin --output "), "table\njson\ncsv\n");
     EXPECT_EQ(complete("mqadmin --output=c"), "csv\n");
     EXPECT_EQ(complete("mqadmin topic alter x --config retention.b"), "retention.bytes=\n");
+}
+
+// The acl family against a broker with mTLS and the authorizer on; the
+// principal is the certificate given with --cert.
+class MqadminAcl : public BrokerTestBase
+{
+  protected:
+    void SetUp() override
+    {
+        ASSERT_FALSE(TestCerts().empty());
+        std::vector<std::string> args = TlsBrokerArgs();
+        args.insert(args.end(), {"--authorizer.enabled", "true", "--super.users", "admin"});
+        StartBroker(args);
+        url_ = std::string("https://") + broker_.admin_addr();
+    }
+    Result As(const std::string &principal, std::vector<std::string> args,
+              const char *output = "json")
+    {
+        std::vector<std::string> a = {"--url", url_, "--ca", Cert("ca.pem"), "--output", output};
+        if (!principal.empty())
+            a.insert(a.end(),
+                     {"--cert", Cert(principal + ".pem"), "--key", Cert(principal + ".key")});
+        a.insert(a.end(), args.begin(), args.end());
+        return RunProgram(a);
+    }
+    std::string url_;
+};
+
+TEST_F(MqadminAcl, AddListTestRemove)
+{
+    Result r = As("admin", {"acl", "add", "--principal", "alice", "--topic", "orders",
+                            "--operation", "write"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    Json added(r.out);
+    EXPECT_EQ(cJSON_GetObjectItem(added.j, "id")->valueint, 1) << r.out;
+    EXPECT_STREQ(cJSON_GetObjectItem(added.j, "permission")->valuestring, "allow");
+    r = As("admin", {"acl", "add", "--principal", "alice", "--topic", "ord", "--prefix",
+                     "--operation", "read", "--deny"});
+    ASSERT_EQ(r.code, 0) << r.err;
+
+    r = As("admin", {"acl", "list"}, "csv");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "id,principal,permission,operation,resource_type,pattern_type,resource_name\n"
+                     "1,alice,allow,write,topic,literal,orders\n"
+                     "2,alice,deny,read,topic,prefix,ord\n");
+
+    r = As("admin",
+           {"acl", "test", "--principal", "alice", "--topic", "orders", "--operation", "read"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    Json t(r.out);
+    EXPECT_STREQ(cJSON_GetObjectItem(t.j, "decision")->valuestring, "deny") << r.out;
+    EXPECT_EQ(cJSON_GetObjectItem(t.j, "rule_id")->valueint, 2) << r.out;
+
+    // Removing is destructive: refused without --yes from a non-terminal.
+    r = As("admin", {"acl", "remove", "2"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("--yes"), std::string::npos) << r.err;
+    r = As("admin", {"acl", "list"});
+    EXPECT_NE(r.out.find("\"id\":2"), std::string::npos) << r.out;
+    r = As("admin", {"acl", "remove", "2", "--yes"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    r = As("admin", {"acl", "remove", "2", "--yes"});
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("no acl with id 2"), std::string::npos) << r.err;
+
+    // Usage errors, server refusals, no certificate.
+    r = As("admin", {"acl", "add", "--principal", "alice", "--operation", "read"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("--topic NAME, --group NAME or --cluster"), std::string::npos) << r.err;
+    r = As("admin", {"acl", "add", "--principal", "alice", "--cluster", "--operation", "fly"});
+    EXPECT_EQ(r.code, 1);
+    r = As("alice", {"acl", "list"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("principal 'alice' is not allowed to describe the cluster"),
+              std::string::npos)
+        << r.err;
+    r = As("", {"--timeout", "5", "acl", "list"});
+    EXPECT_EQ(r.code, 4) << r.err;
+    EXPECT_NE(r.err.find(url_), std::string::npos) << r.err;
 }
 
 } // namespace
