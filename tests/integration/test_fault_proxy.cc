@@ -384,6 +384,44 @@ TEST_F(FaultProxyTest, ChaosDropsAtRandomIntervals)
     EXPECT_EQ(rc_pump(c, 200), 0) << "chaos off: connections stay";
 }
 
+// Chaos rounds that blackhole instead of dropping: connections survive,
+// calls are held up while a round lasts and then complete.
+TEST_F(FaultProxyTest, ChaosBlackholesForAWhile)
+{
+    rawclient_t *c = Via();
+    ASSERT_NE(c, nullptr);
+    auto batch = MakeBatch(1, 20, rc_now_ms(), 10);
+    rc_result_t r = ProduceCall(c, batch, 5000);
+    ASSERT_EQ(r.grpc_status, 0);
+    rc_result_free(&r);
+
+    fp_chaos_t ch = {};
+    ch.seed = 3;
+    ch.drop_min_ms = 20;
+    ch.drop_max_ms = 20;
+    ch.blackhole_permille = 1000;
+    ch.blackhole_min_ms = 300;
+    ch.blackhole_max_ms = 300;
+    fp_set_chaos(proxy_, &ch);
+    for (int i = 0; i < 100 && Counters().chaos_blackholes == 0; i++)
+        usleep(5 * 1000);
+    ASSERT_GE(Counters().chaos_blackholes, 1u);
+    long long t0 = test_now_ms();
+    r = ProduceCall(c, batch, 10000);
+    long long took = test_now_ms() - t0;
+    EXPECT_EQ(r.grpc_status, 0) << r.grpc_message;
+    rc_result_free(&r);
+    fp_set_chaos(proxy_, nullptr);
+    EXPECT_GE(took, 100) << "the call waited for the blackhole to lift";
+    fp_counters_t n = Counters();
+    EXPECT_EQ(n.faults, 0u);
+    EXPECT_EQ(n.chaos_drops, 0u);
+    EXPECT_FALSE(rc_broken(c));
+    r = ProduceCall(c, batch, 1000);
+    EXPECT_EQ(r.grpc_status, 0) << "chaos off: served at once";
+    rc_result_free(&r);
+}
+
 namespace
 {
 

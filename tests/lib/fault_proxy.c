@@ -119,6 +119,7 @@ struct fault_proxy {
     char chaos_path[96];
     uint64_t rng;
     long long chaos_next_drop_ms;
+    long long chaos_frozen_until; /* a chaos blackhole lasts until then */
     fp_counters_t n;
     path_count_t paths[PATH_SLOTS];
 };
@@ -621,17 +622,24 @@ static short want_events(const conn_t *c, int side, long long now)
     return ev;
 }
 
+static int frozen(const fault_proxy_t *fp, long long now)
+{
+    return fp->blackhole || now < fp->chaos_frozen_until;
+}
+
 static long long next_due(const fault_proxy_t *fp, long long now)
 {
     long long next = now + 1000;
-    if (fp->blackhole)
+    if (fp->chaos_on && fp->chaos_next_drop_ms && fp->chaos_next_drop_ms < next)
+        next = fp->chaos_next_drop_ms;
+    if (fp->chaos_frozen_until > now && fp->chaos_frozen_until < next)
+        next = fp->chaos_frozen_until;
+    if (frozen(fp, now))
         return next;
     for (const conn_t *c = fp->conns; c; c = c->next)
         for (int d = 0; d < 2; d++)
             if (c->q[d].head && c->q[d].head->due_ms > now && c->q[d].head->due_ms < next)
                 next = c->q[d].head->due_ms;
-    if (fp->chaos_on && fp->chaos_next_drop_ms && fp->chaos_next_drop_ms < next)
-        next = fp->chaos_next_drop_ms;
     return next;
 }
 
@@ -646,10 +654,18 @@ static void chaos_tick(fault_proxy_t *fp, long long now)
     }
     if (now < fp->chaos_next_drop_ms)
         return;
-    fp->n.chaos_drops++;
-    drop_all(fp);
-    fp->chaos_next_drop_ms =
-        now + rng_range(&fp->rng, fp->chaos.drop_min_ms, fp->chaos.drop_max_ms);
+    const fp_chaos_t *ch = &fp->chaos;
+    if (ch->blackhole_permille > 0 && rng_range(&fp->rng, 0, 999) < ch->blackhole_permille) {
+        fp->n.chaos_blackholes++;
+        fp->chaos_frozen_until =
+            now + rng_range(&fp->rng, ch->blackhole_min_ms, ch->blackhole_max_ms);
+        /* The next interval starts when this blackhole ends. */
+        now = fp->chaos_frozen_until;
+    } else {
+        fp->n.chaos_drops++;
+        drop_all(fp);
+    }
+    fp->chaos_next_drop_ms = now + rng_range(&fp->rng, ch->drop_min_ms, ch->drop_max_ms);
 }
 
 static void finish_connect(fault_proxy_t *fp, conn_t *c, short rev)
@@ -701,6 +717,7 @@ static void *proxy_main(void *arg)
             pthread_cond_broadcast(&fp->cond);
         }
         chaos_tick(fp, now);
+        int fz = frozen(fp, now);
         size_t nconn = 0;
         for (conn_t *c = fp->conns; c; c = c->next)
             nconn++;
@@ -717,7 +734,7 @@ static void *proxy_main(void *arg)
         for (conn_t *c = fp->conns; c; c = c->next, i += 2)
             for (int side = 0; side < 2; side++)
                 pfs[i + side] = (struct pollfd){
-                    .fd = fp->blackhole ? -1 : c->fd[side],
+                    .fd = fz ? -1 : c->fd[side],
                     .events = want_events(c, side, now),
                 };
         int timeout = (int)(next_due(fp, now) - now);
@@ -732,11 +749,13 @@ static void *proxy_main(void *arg)
             (void)r;
         }
         now = now_ms();
+        /* Frozen again: a blackhole set during poll holds from now on. */
+        fz = frozen(fp, now);
         /* Connections are only added by accept_all below, after this walk,
          * so pfs lines up with the list. */
         i = 2;
         for (conn_t *c = fp->conns; c; c = c->next, i += 2)
-            if (!fp->blackhole)
+            if (!fz)
                 serve(fp, c, &pfs[i], now);
         reap(fp);
         if (pfs[1].revents & POLLIN)
@@ -888,6 +907,7 @@ void fp_set_chaos(fault_proxy_t *fp, const fp_chaos_t *chaos)
         fp->rng = chaos->seed;
     }
     fp->chaos_next_drop_ms = 0;
+    fp->chaos_frozen_until = 0;
     pthread_mutex_unlock(&fp->lock);
     wake(fp);
 }

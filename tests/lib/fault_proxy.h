@@ -16,9 +16,10 @@
  *   - fp_set_blackhole: connections stay open and nothing moves either
  *     way (bytes wait in the kernel and in the proxy until it is lifted);
  *   - fp_set_refuse: new connections are accepted and reset at once;
- *   - fp_set_chaos: connections dropped at random intervals, responses
- *     dropped with a given probability and random extra delay, all drawn
- *     from a caller's seed, so a failing run can be replayed.
+ *   - fp_set_chaos: connections dropped or blackholed for a while at random
+ *     intervals, responses dropped with a given probability and random
+ *     extra delay, all drawn from a caller's seed, so a failing run can
+ *     be replayed.
  * Counters say what happened (connections, bytes each way, requests per
  * path, responses dropped). Connections are reset (RST) by a fault, so the
  * peers see an abrupt loss, not a graceful close. */
@@ -48,14 +49,21 @@ typedef struct fp_counters {
     uint64_t requests;          /* requests (new streams' HEADERS) seen */
     uint64_t responses_dropped; /* responses dropped by fp_drop_response or chaos */
     uint64_t chaos_drops;       /* fp_set_chaos rounds that reset every connection */
+    uint64_t chaos_blackholes;  /* fp_set_chaos rounds that blackholed every connection */
 } fp_counters_t;
 
 typedef struct fp_chaos {
     uint64_t seed; /* same seed, same sequence of random draws */
-    /* > 0: every connection is reset at intervals drawn uniformly from
-     * [drop_min_ms, drop_max_ms]. */
+    /* > 0: a round of faults at intervals drawn uniformly from
+     * [drop_min_ms, drop_max_ms]; a round resets every connection, or ... */
     int drop_min_ms;
     int drop_max_ms;
+    /* ... with this probability in thousandths, blackholes every
+     * connection (as fp_set_blackhole) for U[blackhole_min_ms,
+     * blackhole_max_ms] instead. */
+    int blackhole_permille;
+    int blackhole_min_ms;
+    int blackhole_max_ms;
     /* Each request whose :path contains response_path (NULL = any) has its
      * response dropped, as fp_drop_response(…, 0) does, with this
      * probability in thousandths. */
