@@ -62,6 +62,9 @@ int admin_acl_route(admin_req_t *req, const char *path);
 /* 1 if the request's principal may describe the topic (topic listing). */
 int admin_topic_visible(const admin_req_t *req, const char *topic);
 
+/* The /api/v1/groups routes (admin_groups.c): 1 if it answered. */
+int admin_group_route(admin_req_t *req, const char *path);
+
 /* The addresses shown by GET /api/v1/cluster. */
 void admin_get_listeners(char *client, size_t clen, char *admin, size_t alen);
 

@@ -465,6 +465,8 @@ void admin_route(admin_req_t *req)
 
     if (admin_acl_route(req, path))
         return; /* denied, or an /api/v1/acls route */
+    if (admin_group_route(req, path))
+        return;
     static const char topic_prefix[] = "/api/v1/topics/";
     if (!strcmp(path, "/health")) {
         if (is(req, "GET"))

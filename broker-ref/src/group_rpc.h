@@ -37,6 +37,10 @@ mq_err_t group_fence(const char *group_id, const char *member_id, int32_t epoch,
 mq_err_t group_store_load(void);
 /* Queues one write of every changed group (coalesced: at most one queued). */
 void group_store_schedule(void);
+/* Writes every changed (or deleted) group now; done(loop, arg, err) follows
+ * on reply_loop once committed. */
+void group_store_flush(loop_t *reply_loop, void (*done)(loop_t *loop, void *arg, mq_err_t err),
+                       void *arg);
 /* One committed offset to write. */
 typedef struct group_commit_row {
     char *topic;

@@ -89,6 +89,30 @@ void group_store_schedule(void)
     meta_run_sql(write_dirty, NULL, NULL, NULL);
 }
 
+typedef struct flush_job {
+    void (*done)(loop_t *loop, void *arg, mq_err_t err);
+    void *arg;
+} flush_job_t;
+
+static void flushed(loop_t *loop, void *arg, const meta_result_t *res)
+{
+    flush_job_t *f = arg;
+    f->done(loop, f->arg, res->err);
+    free(f);
+}
+
+void group_store_flush(loop_t *reply_loop, void (*done)(loop_t *loop, void *arg, mq_err_t err),
+                       void *arg)
+{
+    flush_job_t *f = malloc(sizeof(*f));
+    if (!f) {
+        done(reply_loop, arg, MQ_ERR_NO_MEMORY);
+        return;
+    }
+    *f = (flush_job_t){done, arg};
+    meta_run_sql(write_dirty, reply_loop, flushed, f);
+}
+
 typedef struct commit_job {
     char *group_id;
     group_commit_row_t *rows;

@@ -69,6 +69,7 @@ static struct {
     group_t **groups; /* sorted by id */
     size_t n;
     uint64_t version;
+    int64_t rebalances;
     groups_limits_t lim;
     void (*wake)(void);
     void (*dirty)(void);
@@ -496,6 +497,7 @@ static mq_err_t rebalance(group_t *g)
         g->epoch++;
         g->target_epoch = g->epoch;
         g->topo_sig = topo_signature(&set);
+        G.rebalances++;
         log_info("\"group rebalanced\" group=%s epoch=%d members=%zu assignor=%s topics=%zu", g->id,
                  g->epoch, g->n_members, g->assignor, set.n);
     }
@@ -1335,9 +1337,10 @@ mq_err_t groups_delete(const char *group_id)
     return err;
 }
 
-void groups_counts(int64_t *groups, int64_t *members)
+void groups_counts(int64_t *groups, int64_t *members, int64_t *rebalances)
 {
     pthread_mutex_lock(&G.mu);
+    *rebalances = G.rebalances;
     *groups = (int64_t)G.n;
     *members = 0;
     for (size_t i = 0; i < G.n; i++)

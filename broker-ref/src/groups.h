@@ -155,8 +155,8 @@ int groups_member_count(const char *group_id);
 /* Removes a group without members (and its offsets) from memory: MQ_OK,
  * MQ_ERR_NOT_FOUND, MQ_ERR_GROUP_NOT_EMPTY. */
 mq_err_t groups_delete(const char *group_id);
-/* Group and member totals, for metrics. */
-void groups_counts(int64_t *groups, int64_t *members);
+/* Group and member totals and rebalances since start, for metrics. */
+void groups_counts(int64_t *groups, int64_t *members, int64_t *rebalances);
 
 /* A group to write: its id and its state as JSON (NULL = delete its row). */
 typedef struct group_blob {

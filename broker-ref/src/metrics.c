@@ -15,6 +15,7 @@
 
 #include "log/partition.h"
 #include "mqclient.h"
+#include "groups.h"
 #include "topics.h"
 
 #define RELAXED __ATOMIC_RELAXED
@@ -501,6 +502,16 @@ static void render_partitions(out_t *o)
     emit(o, "mq_topics %d\n", topics_count());
     header(o, "mq_partitions", "gauge", "Partitions over all topics.");
     emit(o, "mq_partitions %" PRId64 "\n", topics_partition_total());
+    int64_t ng, nm, nr;
+    groups_counts(&ng, &nm, &nr);
+    header(o, "mq_consumer_groups", "gauge",
+           "Consumer groups (with members or committed offsets).");
+    emit(o, "mq_consumer_groups %" PRId64 "\n", ng);
+    header(o, "mq_consumer_group_members", "gauge", "Members of every consumer group.");
+    emit(o, "mq_consumer_group_members %" PRId64 "\n", nm);
+    header(o, "mq_consumer_group_rebalances_total", "counter",
+           "Target assignments computed (group epoch changes) since start.");
+    emit(o, "mq_consumer_group_rebalances_total %" PRId64 "\n", nr);
 }
 
 char *metrics_render(size_t *len)

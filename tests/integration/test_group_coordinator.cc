@@ -479,3 +479,199 @@ TEST_F(GroupCoordinator, RestartKeepsGroupsAndOffsets)
     EXPECT_EQ(r->results[0]->offset, -1);
     protobuf_c_message_free_unpacked(&r->base, nullptr);
 }
+
+namespace
+{
+
+struct Json {
+    long status = -1;
+    cJSON *doc = nullptr;
+    std::string body;
+    ~Json()
+    {
+        cJSON_Delete(doc);
+    }
+    cJSON *data() const
+    {
+        return cJSON_GetObjectItemCaseSensitive(doc, "data");
+    }
+    std::string error() const
+    {
+        const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "error"));
+        return e ? e : "";
+    }
+};
+
+void Admin(const char *addr, const char *method, const std::string &path, const char *body,
+           Json *out)
+{
+    char *resp = nullptr;
+    out->status = rc_admin_request(addr, method, path.c_str(), body, &resp);
+    out->body = resp ? resp : "";
+    free(resp);
+    cJSON_Delete(out->doc);
+    out->doc = cJSON_Parse(out->body.c_str());
+}
+
+// offsets[] entry of one partition, or nullptr.
+cJSON *OffsetRow(cJSON *group, int partition)
+{
+    cJSON *o;
+    cJSON_ArrayForEach(o, cJSON_GetObjectItem(group, "offsets"))
+    {
+        if (cJSON_GetObjectItem(o, "partition")->valueint == partition)
+            return o;
+    }
+    return nullptr;
+}
+
+} // namespace
+
+TEST_F(GroupCoordinator, AdminListDescribeLagResetAndDelete)
+{
+    rawclient_t *pc = Connect();
+    // Produce 10, 20 and 30 records to partitions 0, 1, 2, in batches of 10
+    // with timestamps 1000, 2000, 3000 (+ the record's index).
+    for (int p = 0; p < 3; p++) {
+        for (int k = 0; k <= p; k++) {
+            size_t len;
+            uint8_t *b = rc_make_batch(10, 10, 1000 * (k + 1), 7, &len);
+            rc_produce_result_t pr;
+            ASSERT_EQ(rc_produce(pc, "t", p, b, len, 1, &pr), 0) << pr.grpc_message;
+            free(b);
+        }
+    }
+    Member a = NewMember();
+    ASSERT_EQ(a.Join("t", 10000), 0);
+    ASSERT_EQ(a.Commit({"t", 0}, 4, a.epoch), std::make_pair(0, 0));
+    ASSERT_EQ(a.Commit({"t", 1}, 5, a.epoch), std::make_pair(0, 0));
+    const char *addr = broker_.admin_addr();
+
+    Json list;
+    Admin(addr, "GET", "/api/v1/groups", nullptr, &list);
+    ASSERT_EQ(list.status, 200) << list.body;
+    ASSERT_EQ(cJSON_GetArraySize(list.data()), 1);
+    cJSON *g0 = cJSON_GetArrayItem(list.data(), 0);
+    EXPECT_STREQ(cJSON_GetObjectItem(g0, "group_id")->valuestring, "g");
+    EXPECT_EQ(cJSON_GetObjectItem(g0, "members")->valueint, 1);
+    EXPECT_STREQ(cJSON_GetObjectItem(g0, "state")->valuestring, "stable");
+    char *metrics = nullptr;
+    ASSERT_EQ(rc_admin_request(addr, "GET", "/metrics", nullptr, &metrics), 200);
+    std::string m = metrics ? metrics : "";
+    free(metrics);
+    EXPECT_NE(m.find("\nmq_consumer_groups 1\n"), std::string::npos) << m;
+    EXPECT_NE(m.find("\nmq_consumer_group_members 1\n"), std::string::npos);
+    EXPECT_NE(m.find("\nmq_consumer_group_rebalances_total 1\n"), std::string::npos);
+
+    Json d;
+    Admin(addr, "GET", "/api/v1/groups/g", nullptr, &d);
+    ASSERT_EQ(d.status, 200) << d.body;
+    cJSON *members = cJSON_GetObjectItem(d.data(), "members");
+    ASSERT_EQ(cJSON_GetArraySize(members), 1);
+    EXPECT_STREQ(cJSON_GetObjectItem(cJSON_GetArrayItem(members, 0), "member_id")->valuestring,
+                 a.id.c_str());
+    // lag = produced - committed, per partition and in total.
+    cJSON *r0 = OffsetRow(d.data(), 0), *r1 = OffsetRow(d.data(), 1), *r2 = OffsetRow(d.data(), 2);
+    ASSERT_TRUE(r0 && r1 && r2) << d.body;
+    EXPECT_EQ(cJSON_GetObjectItem(r0, "lag")->valueint, 10 - 4);
+    EXPECT_EQ(cJSON_GetObjectItem(r1, "lag")->valueint, 20 - 5);
+    EXPECT_EQ(cJSON_GetObjectItem(r1, "log_end_offset")->valueint, 20);
+    EXPECT_TRUE(cJSON_IsNull(cJSON_GetObjectItem(r2, "lag"))) << "assigned, never committed";
+    EXPECT_EQ(cJSON_GetObjectItem(r2, "committed_offset")->valueint, -1);
+    EXPECT_EQ(cJSON_GetObjectItem(d.data(), "total_lag")->valueint, 6 + 15);
+
+    // A group with members can be neither deleted nor reset.
+    Json del;
+    Admin(addr, "DELETE", "/api/v1/groups/g", nullptr, &del);
+    EXPECT_EQ(del.status, 409) << del.body;
+    Json busy;
+    Admin(addr, "POST", "/api/v1/groups/g/offsets", R"({"topic":"t","to":"earliest"})", &busy);
+    EXPECT_EQ(busy.status, 409) << busy.body;
+
+    Mq__V1__LeaveGroupRequest lr = MQ__V1__LEAVE_GROUP_REQUEST__INIT;
+    lr.group_id = (char *)"g";
+    lr.member_id = (char *)a.id.c_str();
+    lr.member_epoch = a.epoch;
+    int st;
+    auto *l = (Mq__V1__LeaveGroupResponse *)rc_call_pb(a.rc, RC_PATH_LEAVE_GROUP, &lr.base,
+                                                       &mq__v1__leave_group_response__descriptor,
+                                                       10000, &st, nullptr, 0);
+    ASSERT_NE(l, nullptr);
+    protobuf_c_message_free_unpacked(&l->base, nullptr);
+
+    // Dry run: the plan, nothing applied.
+    Json dry;
+    Admin(addr, "POST", "/api/v1/groups/g/offsets",
+          R"({"topic":"t","to":"earliest","dry_run":true})", &dry);
+    ASSERT_EQ(dry.status, 200) << dry.body;
+    EXPECT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(dry.data(), "dry_run")));
+    cJSON *plan = cJSON_GetObjectItem(dry.data(), "partitions");
+    ASSERT_EQ(cJSON_GetArraySize(plan), 12);
+    EXPECT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(plan, 1), "current_offset")->valueint, 5);
+    EXPECT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(plan, 1), "new_offset")->valueint, 0);
+    EXPECT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(plan, 5), "current_offset")->valueint, -1);
+    Json again;
+    Admin(addr, "GET", "/api/v1/groups/g", nullptr, &again);
+    EXPECT_EQ(cJSON_GetObjectItem(OffsetRow(again.data(), 1), "committed_offset")->valueint, 5);
+
+    // Applied: latest, an explicit offset (clamped to the log), a time.
+    Json latest, off, clamp, ts;
+    Admin(addr, "POST", "/api/v1/groups/g/offsets",
+          R"({"topic":"t","to":"latest","partitions":[0]})", &latest);
+    EXPECT_EQ(latest.status, 200) << latest.body;
+    Admin(addr, "POST", "/api/v1/groups/g/offsets",
+          R"({"topic":"t","to":"offset","offset":3,"partitions":[1]})", &off);
+    EXPECT_EQ(off.status, 200) << off.body;
+    Admin(addr, "POST", "/api/v1/groups/g/offsets",
+          R"({"topic":"t","to":"offset","offset":999,"partitions":[3]})", &clamp);
+    EXPECT_EQ(clamp.status, 200) << clamp.body;
+    Admin(addr, "POST", "/api/v1/groups/g/offsets",
+          R"({"topic":"t","to":"timestamp","timestamp":2000,"partitions":[2]})", &ts);
+    EXPECT_EQ(ts.status, 200) << ts.body;
+    Json after;
+    Admin(addr, "GET", "/api/v1/groups/g", nullptr, &after);
+    EXPECT_EQ(cJSON_GetObjectItem(OffsetRow(after.data(), 0), "committed_offset")->valueint, 10);
+    EXPECT_EQ(cJSON_GetObjectItem(OffsetRow(after.data(), 1), "committed_offset")->valueint, 3);
+    EXPECT_EQ(cJSON_GetObjectItem(OffsetRow(after.data(), 2), "committed_offset")->valueint, 10);
+    EXPECT_EQ(cJSON_GetObjectItem(OffsetRow(after.data(), 3), "committed_offset")->valueint, 0);
+    EXPECT_EQ(cJSON_GetObjectItem(after.data(), "total_lag")->valueint, 0 + 17 + 20 + 0);
+
+    // Bad requests name the problem.
+    struct {
+        const char *body;
+        long status;
+        const char *says;
+    } bad[] = {
+        {R"({"topic":"t","to":"sideways"})", 400, "'to'"},
+        {R"({"to":"earliest"})", 400, "'topic'"},
+        {R"({"topic":"t","to":"offset"})", 400, "'offset'"},
+        {R"({"topic":"t","to":"earliest","color":1})", 400, "'color'"},
+        {R"({"topic":"t","to":"earliest","partitions":[12]})", 400, "0 to 11"},
+        {R"({"topic":"nope","to":"earliest"})", 404, "nope"},
+        {"[1]", 400, "JSON object"},
+    };
+    for (auto &b : bad) {
+        Json j;
+        Admin(addr, "POST", "/api/v1/groups/g/offsets", b.body, &j);
+        EXPECT_EQ(j.status, b.status) << b.body << " -> " << j.body;
+        EXPECT_NE(j.error().find(b.says), std::string::npos) << j.error();
+    }
+    Json wrong;
+    Admin(addr, "PUT", "/api/v1/groups/g", "{}", &wrong);
+    EXPECT_EQ(wrong.status, 405);
+
+    // Delete the empty group; it stays gone after a restart.
+    Json gone;
+    Admin(addr, "DELETE", "/api/v1/groups/g", nullptr, &gone);
+    EXPECT_EQ(gone.status, 200) << gone.body;
+    Json missing;
+    Admin(addr, "GET", "/api/v1/groups/g", nullptr, &missing);
+    EXPECT_EQ(missing.status, 404);
+    Admin(addr, "DELETE", "/api/v1/groups/g", nullptr, &missing);
+    EXPECT_EQ(missing.status, 404);
+    ASSERT_EQ(broker_.Stop(), 0);
+    ASSERT_TRUE(broker_.Restart()) << broker_.error();
+    Json later;
+    Admin(broker_.admin_addr(), "GET", "/api/v1/groups", nullptr, &later);
+    EXPECT_EQ(cJSON_GetArraySize(later.data()), 0) << later.body;
+}
