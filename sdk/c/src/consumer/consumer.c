@@ -391,10 +391,6 @@ static mq_err_t check_conf(const mq_conf_t *conf, char *errstr, size_t size)
                "\"reconnect.backoff.max.ms\" must not be below \"reconnect.backoff.ms\"");
         return MQ_ERR_INVALID_CONFIG;
     }
-    if (conf->group_id[0] && conf->heartbeat_interval_ms >= conf->session_timeout_ms) {
-        seterr(errstr, size, "\"heartbeat.interval.ms\" must be below \"session.timeout.ms\"");
-        return MQ_ERR_INVALID_CONFIG;
-    }
     if (conf->group_instance_id[0] && !conf->group_id[0]) {
         seterr(errstr, size, "\"group.instance.id\" needs \"group.id\"");
         return MQ_ERR_INVALID_CONFIG;

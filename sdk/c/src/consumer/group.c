@@ -568,16 +568,17 @@ static void send_leave(mq_consumer_t *c, struct mq_group *g)
     req.member_epoch = g->epoch;
     uint8_t buf[512];
     size_t len = mq__v1__leave_group_request__get_packed_size(&req);
+    if (len <= sizeof(buf))
+        mq__v1__leave_group_request__pack(&req, buf);
     gcall_t *call = malloc(sizeof(*call));
     g->state = g->ntopics || g->regex ? G_LEFT : G_IDLE;
     g->gen++;
     g->leave_after = 0;
-    g->member_id[0] = '\0';
+    g->member_id[0] = '\0'; /* after packing: the request carries the old id */
     if (!call || len > sizeof(buf)) {
         free(call);
         return;
     }
-    mq__v1__leave_group_request__pack(&req, buf);
     call->c = c;
     call->gen = g->gen;
     g->leave_inflight = 1;
