@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -126,6 +127,15 @@ static int key_password_cb(char *buf, int size, int rwflag, void *u)
     return n;
 }
 
+/* A file OpenSSL cannot open only says "system lib": name the reason. */
+static int unreadable(const char *key, const char *path, char *err, size_t errlen)
+{
+    if (!path[0] || access(path, R_OK) == 0)
+        return 0;
+    errf(err, errlen, "%s '%s': %s", key, path, strerror(errno));
+    return 1;
+}
+
 static SSL_CTX *build_ctx(const broker_config_t *cfg, int port, char *err, size_t errlen)
 {
     const char *what = port == TLS_PORT_ADMIN ? "admin.ssl" : "ssl";
@@ -136,6 +146,14 @@ static SSL_CTX *build_ctx(const broker_config_t *cfg, int port, char *err, size_
         errf(err, errlen, "a TLS %s port needs %s.certificate.location and %s.key.location",
              port == TLS_PORT_ADMIN ? "admin" : "client", what, what);
         return NULL;
+    }
+    char key[64];
+    const char *const files[4][2] = {
+        {"certificate", pc.cert}, {"key", pc.key}, {"ca", pc.ca}, {"crl", pc.crl}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(key, sizeof(key), "%s.%s.location", what, files[i][0]);
+        if (unreadable(key, files[i][1], err, errlen))
+            return NULL;
     }
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {

@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <cjson/cJSON.h>
 
@@ -366,6 +367,32 @@ TEST_F(TlsAclTest, AclsAllowDenyPerRpcAndEndpoint)
     ASSERT_NE(alice, nullptr);
     EXPECT_EQ(Produce(alice, "orders"), 0);
     EXPECT_EQ(Produce(alice, "logs"), denied);
+}
+
+// Bad TLS settings stop the broker at start with a message naming the key.
+TEST_F(TlsAclTest, BadTlsSettingsStopTheBrokerNamingTheKey)
+{
+    struct Case {
+        std::vector<std::string> args;
+        const char *message;
+    } cases[] = {
+        {{"--listeners", "ssl://127.0.0.1:0"},
+         "a TLS client port needs ssl.certificate.location and ssl.key.location"},
+        {{"--ssl-cert", "/nonexistent.pem", "--ssl-key", Cert("broker.key")},
+         "ssl.certificate.location '/nonexistent.pem': No such file or directory"},
+        {{"--ssl-cert", Cert("broker.pem"), "--ssl-key", Cert("alice.key")}, "ssl.key.location"},
+        {{"--ssl-cert", Cert("broker.pem"), "--ssl-key", Cert("broker.key"), "--ssl-client-auth",
+          "required"},
+         "ssl.client.auth=required needs ssl.ca.location"},
+        {{"--ssl-client-auth", "maybe"}, "allowed: none, requested, required"},
+    };
+    for (auto &tc : cases) {
+        BrokerProcess b;
+        EXPECT_FALSE(b.Start(tc.args)) << tc.message;
+        EXPECT_TRUE(Contains(b.Stderr(), tc.message)) << b.Stderr();
+        EXPECT_TRUE(WIFEXITED(b.proc()->exit_status) && WEXITSTATUS(b.proc()->exit_status) == 2)
+            << b.error();
+    }
 }
 
 // ssl.principal.mapping=san.uri: the principal is the certificate's URI SAN.

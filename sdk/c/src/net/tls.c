@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 struct mq_tls {
     const mq_conf_t *conf; /* the owner's copy; outlives this */
@@ -112,9 +113,27 @@ static int load_crl(SSL_CTX *ctx, const char *path)
     return 0;
 }
 
+/* A file OpenSSL cannot open only says "system lib": name the reason. */
+static int unreadable(const char *key, const char *path, char *errstr, size_t size)
+{
+    if (!path[0] || access(path, R_OK) == 0)
+        return 0;
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s '%s': %s", key, path, strerror(errno));
+    put(errstr, size, "%s%s", msg, "");
+    return 1;
+}
+
 static SSL_CTX *build(const mq_conf_t *c, char *errstr, size_t size)
 {
     char why[256];
+    if (unreadable("ssl.ca.location", c->ssl_ca_pem[0] ? "" : c->ssl_ca_location, errstr, size) ||
+        unreadable("ssl.certificate.location",
+                   c->ssl_certificate_pem[0] ? "" : c->ssl_certificate_location, errstr, size) ||
+        unreadable("ssl.key.location", c->ssl_key_pem[0] ? "" : c->ssl_key_location, errstr,
+                   size) ||
+        unreadable("ssl.crl.location", c->ssl_crl_location, errstr, size))
+        return NULL;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
         put(errstr, size, "cannot create a TLS context: %s%s", reason(why, sizeof(why)), "");
