@@ -586,3 +586,31 @@ TEST_F(ConsumerTest, MqPerfConsumeReadsEverything)
         EXPECT_NE(out.find("\"p999_ms\":"), std::string::npos) << out;
     }
 }
+
+TEST_F(ConsumerTest, StatsEventsComeFromPoll)
+{
+    StartBroker();
+    CreateTopic("st", 1);
+    Produce("st", 1, 10);
+    mq_consumer_t *c = NewConsumer({{"statistics.interval.ms", "100"}});
+    mq_topic_partition_t tp = {"st", 0, 0, MQ_OFFSET_BEGINNING};
+    ASSERT_EQ(mq_consumer_assign(c, &tp, 1), MQ_OK);
+    std::string stats;
+    int msgs = 0;
+    int64_t until = rc_now_ms() + 10000;
+    while (rc_now_ms() < until &&
+           (msgs < 10 || stats.find("\"msgs_consumed\":10") == std::string::npos)) {
+        mq_message_t *m;
+        mq_event_t *ev;
+        if (mq_consumer_poll(c, 100, &m, &ev) != MQ_OK)
+            continue;
+        msgs += m != nullptr;
+        if (ev && mq_event_type(ev) == MQ_EVENT_STATS)
+            stats = mq_event_stats(ev);
+        mq_message_destroy(m);
+        mq_event_destroy(ev);
+    }
+    EXPECT_NE(stats.find("\"type\":\"consumer\""), std::string::npos) << stats;
+    EXPECT_NE(stats.find("\"msgs_consumed\":10"), std::string::npos) << stats;
+    EXPECT_NE(stats.find("\"assigned_partitions\":1"), std::string::npos) << stats;
+}

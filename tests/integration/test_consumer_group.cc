@@ -530,6 +530,27 @@ TEST_F(GroupTest, FencedCommitIsRejected)
     EXPECT_EQ(q[1].offset, -1);
 }
 
+TEST_F(GroupTest, StaticMemberRestartTakesBackItsPartitionsWithoutARebalance)
+{
+    StartBroker(kGroupArgs);
+    CreateTopic("gs", 4);
+    Member *a = Join("gsg", "gs", {{"group.instance.id", "a"}, {"session.timeout.ms", "5000"}});
+    Member *b = Join("gsg", "gs", {{"group.instance.id", "b"}, {"session.timeout.ms", "5000"}});
+    ASSERT_TRUE(PumpUntil([&] { return Covers({a, b}, 4) && a->owned.size() == 2; }, 15000));
+    Pump(300);
+    std::set<int> a_parts = a->owned;
+    int b_rebalances = b->rebalances;
+    // a restarts: closes (a static member's partitions stay reserved for it
+    // until its session times out) and comes back under the same id.
+    Leave(a);
+    Member *a2 = Join("gsg", "gs", {{"group.instance.id", "a"}, {"session.timeout.ms", "5000"}});
+    ASSERT_TRUE(PumpUntil([&] { return a2->owned == a_parts; }, 10000))
+        << "the restarted member gets its partitions back";
+    Pump(500);
+    EXPECT_EQ(b->rebalances, b_rebalances) << "the other member saw no rebalance";
+    EXPECT_EQ(b->owned.size(), 2u);
+}
+
 TEST_F(GroupTest, MaxPollIntervalLeavesAndTheNextPollRejoins)
 {
     StartBroker(kGroupArgs);
