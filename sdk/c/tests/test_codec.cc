@@ -690,6 +690,43 @@ TEST(BatchRoundTrip, LogAppendTimeOverridesRecordTimestamps)
         EXPECT_EQ(r.timestamp, 42);
 }
 
+TEST(BatchRoundTrip, SetProducerRewritesFieldsAndCrc)
+{
+    for (int codec : {MQ_BATCH_COMPRESSION_NONE, MQ_BATCH_COMPRESSION_ZSTD}) {
+        std::mt19937 rng(11);
+        auto recs = random_records(rng, 20, 100);
+        Bytes b = build(recs, 77, 3, 1000, codec);
+        Bytes before = b;
+        mq__batch_set_producer(b.data(), b.size(), 123456789012LL, 32767, 2147483000);
+        mq_batch_header_t h;
+        ASSERT_EQ(mq__batch_validate_header(b.data(), b.size(), &h), MQ_OK);
+        EXPECT_EQ(h.producer_id, 123456789012LL);
+        EXPECT_EQ(h.producer_epoch, 32767);
+        EXPECT_EQ(h.base_sequence, 2147483000);
+        EXPECT_EQ(h.record_count, 20);
+        // Only the three fields and the CRC changed; the records did not.
+        for (size_t i = 0; i < b.size(); i++) {
+            bool field = (i >= 17 && i < 21) || (i >= 43 && i < 57);
+            if (!field) {
+                ASSERT_EQ(b[i], before[i]) << "byte " << i;
+            }
+        }
+        std::vector<Rec> got;
+        ASSERT_EQ(decode(b.data(), b.size(), &got), 0);
+        EXPECT_EQ(got, recs);
+        // Back to "not idempotent", and a too-short buffer is left alone.
+        mq__batch_set_producer(b.data(), b.size(), -1, -1, -1);
+        ASSERT_EQ(mq__batch_validate_header(b.data(), b.size(), &h), MQ_OK);
+        EXPECT_EQ(h.producer_id, -1);
+        EXPECT_EQ(h.producer_epoch, -1);
+        EXPECT_EQ(h.base_sequence, -1);
+        Bytes shortb(b.begin(), b.begin() + 60);
+        Bytes copy = shortb;
+        mq__batch_set_producer(shortb.data(), shortb.size(), 1, 1, 1);
+        EXPECT_EQ(shortb, copy);
+    }
+}
+
 // ---- Builder ----------------------------------------------------------------------
 
 TEST(BatchBuilder, Lifecycle)

@@ -61,6 +61,7 @@ struct mq_producer {
     int64_t metadata_refresh_at_ms;
     int produce_in_flight;
     int pid_state;
+    int pid_bump; /* a sequenced batch failed: new epoch once nothing is in flight */
     int64_t pid_retry_at_ms;
     int64_t producer_id;
     int16_t producer_epoch;

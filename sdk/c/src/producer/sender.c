@@ -62,6 +62,11 @@ static void report_batch(mq_producer_t *p, mq_pbatch_t *b, int in_flight, mq_err
                          const char *text, int64_t base_offset, int64_t append_time,
                          mq_persisted_t persisted)
 {
+    /* A batch that took sequence numbers failed for good: the broker may or
+     * may not have them, so later batches of its partition would be refused
+     * as out of order forever. A new epoch restarts every sequence at 0. */
+    if (err != MQ_OK && b->base_sequence >= 0 && p->conf->enable_idempotence)
+        p->pid_bump = 1;
     mq_event_t *ev = alloc_events((size_t)b->count, b->topic->name, err ? text : NULL);
     for (int32_t i = 0; i < b->count; i++) {
         ev[i].err = err;
@@ -122,6 +127,10 @@ static void batch_failed(mq_producer_t *p, mq_pbatch_t *b, mq_err_t err, const c
     int stopping = __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE);
     int retriable = mq_err_is_retriable(err) ||
                     (err == MQ_ERR_OUT_OF_ORDER_SEQUENCE && p->conf->enable_idempotence);
+    /* The broker lost this producer's state (e.g. its log tail was cut):
+     * the batch goes again under a new epoch, from sequence 0. */
+    if (err == MQ_ERR_UNKNOWN_PRODUCER && p->conf->enable_idempotence)
+        p->pid_bump = 1;
     if (retriable && !expired && !stopping && b->attempts < p->conf->retries) {
         b->attempts++;
         p->stats.retries++;
@@ -194,25 +203,52 @@ static void on_produce(void *arg, mq_err_t err, const char *msg, const uint8_t *
     free(call);
 }
 
+static int32_t seq_after(int32_t seq, int32_t count)
+{
+    return (int32_t)(((int64_t)seq + count) & 0x7fffffff);
+}
+
+/* A retry built under an older producer id or epoch: the epoch was bumped
+ * since, so it takes the next sequence numbers of the new one. */
+static void restamp(mq_producer_t *p, mq_pbatch_t *b)
+{
+    mq_batch_header_t h;
+    if (mq__batch_parse_header(b->wire, b->wire_len, &h) != MQ_OK ||
+        (h.producer_id == p->producer_id && h.producer_epoch == p->producer_epoch))
+        return;
+    mq_tpart_t *tp = &b->topic->parts[b->partition];
+    int32_t seq = tp->next_sequence;
+    tp->next_sequence = seq_after(seq, b->count);
+    /* The builder owns the buffer and nothing else reads it now. */
+    mq__batch_set_producer((uint8_t *)b->wire, b->wire_len, p->producer_id, p->producer_epoch, seq);
+    b->base_sequence = seq;
+}
+
 /* Writes producer id, epoch and sequence into the header, compresses. */
 static mq_err_t finish_batch(mq_producer_t *p, mq_pbatch_t *b)
 {
-    if (b->wire)
+    if (b->wire) {
+        if (p->conf->enable_idempotence)
+            restamp(p, b);
         return MQ_OK;
+    }
     int64_t pid = -1;
     int16_t epoch = -1;
     int32_t seq = -1;
+    mq_tpart_t *tp = &b->topic->parts[b->partition]; /* next_sequence: I/O thread only */
     if (p->conf->enable_idempotence) {
-        mq_tpart_t *tp = &b->topic->parts[b->partition]; /* next_sequence: I/O thread only */
         pid = p->producer_id;
         epoch = p->producer_epoch;
         seq = tp->next_sequence;
-        tp->next_sequence = (int32_t)(((int64_t)seq + b->count) & 0x7fffffff);
     }
     mq_err_t err = mq__batch_builder_finish(&b->builder, pid, epoch, seq,
                                             (int)p->conf->compression_type, &b->wire, &b->wire_len);
-    if (err == MQ_OK)
+    if (err == MQ_OK) {
         b->base_sequence = seq;
+        /* Only a batch that exists uses up sequence numbers. */
+        if (p->conf->enable_idempotence)
+            tp->next_sequence = seq_after(seq, b->count);
+    }
     return err;
 }
 
@@ -401,6 +437,28 @@ static void maybe_send_metadata(mq_producer_t *p, int64_t now, int64_t *next)
 
 /* ---- InitProducerId ------------------------------------------------------- */
 
+/* A new id or epoch: every partition's sequence starts again at 0. */
+static void reset_sequences(mq_producer_t *p)
+{
+    pthread_mutex_lock(&p->acc.lock);
+    for (mq_topic_t *t = p->acc.topics; t; t = t->next)
+        for (int32_t i = 0; i < t->partitions; i++)
+            t->parts[i].next_sequence = 0;
+    pthread_mutex_unlock(&p->acc.lock);
+}
+
+/* A failed batch asked for a new epoch: once no Produce call is in flight
+ * (their answers may still move sequences), ask InitProducerId again with
+ * the current id and epoch. Nothing is sent meanwhile. */
+static void maybe_bump_epoch(mq_producer_t *p)
+{
+    if (!p->pid_bump || p->pid_state != PID_READY || p->produce_in_flight > 0)
+        return;
+    p->pid_bump = 0;
+    p->pid_state = PID_NONE;
+    p->pid_retry_at_ms = 0;
+}
+
 static void on_init_pid(void *arg, mq_err_t err, const char *msg, const uint8_t *resp, size_t len,
                         int sent)
 {
@@ -417,9 +475,19 @@ static void on_init_pid(void *arg, mq_err_t err, const char *msg, const uint8_t 
     }
     char text[512];
     if (err == MQ_OK) {
+        if (r->producer_id != p->producer_id || r->producer_epoch != p->producer_epoch)
+            reset_sequences(p);
         p->producer_id = r->producer_id;
         p->producer_epoch = (int16_t)r->producer_epoch;
         p->pid_state = PID_READY;
+    } else if ((err == MQ_ERR_PRODUCER_FENCED || err == MQ_ERR_UNKNOWN_PRODUCER) &&
+               p->producer_id >= 0) {
+        /* The epoch cannot be bumped (another bump won, or the broker does
+         * not know the id): a new id restarts the sequences just as well. */
+        p->producer_id = -1;
+        p->producer_epoch = -1;
+        p->pid_state = PID_NONE;
+        p->pid_retry_at_ms = 0;
     } else if (err == MQ_ERR_UNSUPPORTED || !mq_err_is_retriable(err)) {
         /* Sending without a producer id would silently drop the guarantee the
          * application asked for: fail instead, and say how to go on. */
@@ -555,7 +623,7 @@ static void pump(mq_producer_t *p, int64_t now, int64_t *next)
 {
     int flush_all = __atomic_load_n(&p->flushing, __ATOMIC_ACQUIRE) > 0;
     int ready = p->conn && mq__conn_established(p->conn) &&
-                (!p->conf->enable_idempotence || p->pid_state == PID_READY);
+                (!p->conf->enable_idempotence || (p->pid_state == PID_READY && !p->pid_bump));
     for (;;) {
         mq_pbatch_t *out[MAX_BATCHES_PER_CALL];
         mq_pbatch_t *expired = NULL;
@@ -644,9 +712,14 @@ void *mq__sender_main(void *arg)
             next = min64(next, p->connect_deadline_ms);
         }
         if (p->conn && mq__conn_established(p->conn)) {
+            maybe_bump_epoch(p);
             maybe_init_pid(p, now, &next);
             maybe_send_metadata(p, now, &next);
         }
+        /* Before pump too: a timed-out call requeues its batches, and pump
+         * must see them to wake up for their retry (or their deadline). */
+        if (p->conn)
+            mq__conn_expire(p->conn, now);
         pump(p, now, &next);
         maybe_stats(p, now, &next);
         if (p->conn) {

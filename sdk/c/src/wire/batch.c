@@ -132,6 +132,17 @@ void mq__batch_set_log_append_time(uint8_t *buf, size_t len, int64_t ts)
     put_be32(buf + OFF_CRC, mq__crc32c(0, buf + OFF_ATTRIBUTES, len - OFF_ATTRIBUTES));
 }
 
+void mq__batch_set_producer(uint8_t *buf, size_t len, int64_t producer_id, int16_t producer_epoch,
+                            int32_t base_sequence)
+{
+    if (len < MQ_BATCH_HEADER_SIZE)
+        return;
+    put_be64(buf + OFF_PRODUCER_ID, (uint64_t)producer_id);
+    put_be16(buf + OFF_PRODUCER_EPOCH, (uint16_t)producer_epoch);
+    put_be32(buf + OFF_BASE_SEQUENCE, (uint32_t)base_sequence);
+    put_be32(buf + OFF_CRC, mq__crc32c(0, buf + OFF_ATTRIBUTES, len - OFF_ATTRIBUTES));
+}
+
 /* ---- Records ----------------------------------------------------------- */
 
 /* Most record varints are one byte; this keeps those out of a call. */

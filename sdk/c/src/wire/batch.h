@@ -83,6 +83,11 @@ void mq__batch_set_base_offset(uint8_t *buf, int64_t base_offset);
 /* Rewrites max timestamp and sets the log-append-time attribute bit; the
  * CRC is recomputed since both sit inside it. */
 void mq__batch_set_log_append_time(uint8_t *buf, size_t len, int64_t ts);
+/* Rewrites producer id, epoch and base sequence in place (a retry under a
+ * new epoch) and recomputes the CRC, which covers them. buf/len is exactly
+ * one batch; shorter than the header: nothing is changed. */
+void mq__batch_set_producer(uint8_t *buf, size_t len, int64_t producer_id, int16_t producer_epoch,
+                            int32_t base_sequence);
 
 /* ---- Building batches -------------------------------------------------- */
 
