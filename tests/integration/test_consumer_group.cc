@@ -551,6 +551,70 @@ TEST_F(GroupTest, StaticMemberRestartTakesBackItsPartitionsWithoutARebalance)
     EXPECT_EQ(b->owned.size(), 2u);
 }
 
+TEST_F(GroupTest, CloseAndUnsubscribeLeaveAtOnce)
+{
+    StartBroker(kGroupArgs);
+    CreateTopic("gl", 4);
+    Member *a = Join("glg", "gl", {{"session.timeout.ms", "30000"}});
+    Member *b = Join("glg", "gl", {{"session.timeout.ms", "30000"}});
+    ASSERT_TRUE(PumpUntil([&] { return Covers({a, b}, 4) && a->owned.size() == 2; }, 15000));
+    // Unsubscribe: a revokes and leaves; b takes everything long before
+    // a's 30 s session would have run out.
+    int64_t t0 = rc_now_ms();
+    ASSERT_EQ(mq_consumer_unsubscribe(a->c), MQ_OK);
+    ASSERT_TRUE(PumpUntil([&] { return b->owned.size() == 4 && a->owned.empty(); }, 5000));
+    EXPECT_LT(rc_now_ms() - t0, 3000);
+    // Subscribing again rejoins; then close leaves at once too.
+    const char *t = "gl";
+    ASSERT_EQ(mq_consumer_subscribe(a->c, &t, 1), MQ_OK);
+    ASSERT_TRUE(PumpUntil([&] { return Covers({a, b}, 4) && a->owned.size() == 2; }, 15000));
+    t0 = rc_now_ms();
+    ASSERT_EQ(mq_consumer_close(b->c, 5000), MQ_OK);
+    ASSERT_TRUE(PumpUntil([&] { return a->owned.size() == 4; }, 5000, {b}));
+    EXPECT_LT(rc_now_ms() - t0, 3000);
+    Pump(100);
+    EXPECT_TRUE(b->owned.empty()) << "close revoked its partitions";
+}
+
+TEST_F(GroupTest, RegexSubscriptionMatchesWholeTopicNames)
+{
+    StartBroker(kGroupArgs);
+    CreateTopic("rx-a", 1);
+    CreateTopic("rx-b", 2);
+    CreateTopic("other-rx-c", 1);
+    mq_conf_t *conf = mq_conf_new();
+    mq_conf_set(conf, "bootstrap.servers", broker_.client_addr(), nullptr, 0);
+    mq_conf_set(conf, "group.id", "rxg", nullptr, 0);
+    mq_conf_set(conf, "session.timeout.ms", "1000", nullptr, 0);
+    Member *m = new Member;
+    char err[256];
+    ASSERT_EQ(mq_consumer_new(conf, &m->c, err, sizeof err), MQ_OK);
+    mq_conf_destroy(conf);
+    members_.push_back(m);
+    const char *re = "^rx-.*";
+    ASSERT_EQ(mq_consumer_subscribe(m->c, &re, 1), MQ_OK);
+    std::set<std::string> topics;
+    int64_t until = rc_now_ms() + 10000;
+    while (topics.size() < 2 && rc_now_ms() < until) {
+        mq_message_t *msg;
+        mq_event_t *ev;
+        if (mq_consumer_poll(m->c, 100, &msg, &ev) != MQ_OK)
+            continue;
+        if (ev && mq_event_type(ev) == MQ_EVENT_REBALANCE) {
+            size_t n;
+            const mq_topic_partition_t *l = mq_event_partitions(ev, &n);
+            for (size_t i = 0; i < n; i++)
+                topics.insert(l[i].topic);
+        }
+        mq_message_destroy(msg);
+        mq_event_destroy(ev);
+    }
+    EXPECT_EQ(topics, (std::set<std::string>{"rx-a", "rx-b"}));
+    const char *two[2] = {"^rx-.*", "rx-a"};
+    EXPECT_EQ(mq_consumer_subscribe(m->c, two, 2), MQ_ERR_INVALID_ARG)
+        << "a regular expression must be alone";
+}
+
 TEST_F(GroupTest, MaxPollIntervalLeavesAndTheNextPollRejoins)
 {
     StartBroker(kGroupArgs);
