@@ -162,6 +162,37 @@ class TlsAclTest : public BrokerTestBase
         return st;
     }
 
+    // error_code of a JoinGroup for group g, subscribed to topic.
+    int32_t JoinGroup(rawclient_t *rc, const char *group, const char *topic, std::string *msg)
+    {
+        Mq__V1__JoinGroupRequest req = MQ__V1__JOIN_GROUP_REQUEST__INIT;
+        req.group_id = (char *)group;
+        req.member_id = (char *)"";
+        req.group_instance_id = (char *)"";
+        char *topics[1] = {(char *)topic};
+        req.topics = topics;
+        req.n_topics = 1;
+        req.topic_regex = (char *)"";
+        req.session_timeout_ms = -1;
+        req.rebalance_timeout_ms = -1;
+        req.assignor = (char *)"";
+        std::vector<uint8_t> buf(mq__v1__join_group_request__get_packed_size(&req));
+        mq__v1__join_group_request__pack(&req, buf.data());
+        rc_result_t res;
+        EXPECT_EQ(
+            rc_unary(rc, "/mq.v1.Broker/JoinGroup", buf.data(), buf.size(), nullptr, 10000, &res),
+            1);
+        EXPECT_EQ(res.grpc_status, 0) << res.grpc_message;
+        auto *r = mq__v1__join_group_response__unpack(nullptr, res.msg_len, res.msg);
+        int32_t code = r ? r->error_code : -1;
+        if (r && msg)
+            *msg = r->error_message;
+        if (r)
+            mq__v1__join_group_response__free_unpacked(r, nullptr);
+        rc_result_free(&res);
+        return code;
+    }
+
     std::vector<std::string> MetadataTopics(rawclient_t *rc)
     {
         int st = 0;
@@ -325,6 +356,12 @@ TEST_F(TlsAclTest, AclsAllowDenyPerRpcAndEndpoint)
     EXPECT_EQ(Admin("DELETE", "/api/v1/acls/" + std::to_string(deny_id), "").status, 200);
     EXPECT_EQ(Fetch(alice, "orders"), 0);
     EXPECT_EQ(Admin("DELETE", "/api/v1/acls/" + std::to_string(deny_id), "").status, 404);
+
+    // Group RPCs need read on the group.
+    EXPECT_EQ(JoinGroup(alice, "billing", "orders", &msg), -(int)MQ_ERR_GROUP_AUTHORIZATION);
+    EXPECT_TRUE(Contains(msg, "group 'billing'")) << msg;
+    AddRule("alice", "group", "billing", "read", "allow");
+    EXPECT_EQ(JoinGroup(alice, "billing", "orders", &msg), 0) << msg;
 
     // InitProducerId (idempotent producers) needs write on the cluster or
     // on some topic: alice has one, bob (below) none.
