@@ -26,9 +26,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "config: %s\n", err);
         return 1;
     }
-    /* Leave enable.idempotence on where the broker supports it; this
-     * example turns it off so it runs against any mqbroker version. */
-    mq_conf_set(conf, "enable.idempotence", "false", NULL, 0);
+    /* Defaults: acks=all and enable.idempotence on, so a retry never
+     * stores a message twice. */
 
     mq_producer_t *p;
     mq_err_t rc = mq_producer_new(conf, &p, err, sizeof(err));
