@@ -41,10 +41,15 @@ struct Acc : ::testing::Test {
     mq_err_t add(const char *topic, int32_t part, const std::string &key, const std::string &value,
                  int block = 0)
     {
-        size_t rs = mq__batch_record_size(0, 0, key.size(), key.empty(), value.size(), 0, NULL, 0);
-        return mq__acc_append(&acc, topic, part, key.empty() ? NULL : key.data(), key.size(),
-                              value.data(), value.size(), NULL, 0, 1000, (void *)(uintptr_t)7, rs,
-                              block);
+        mq_acc_msg_t m = {};
+        m.key = key.empty() ? NULL : key.data();
+        m.key_len = key.size();
+        m.value = value.data();
+        m.value_len = value.size();
+        m.timestamp = 1000;
+        m.opaque = (void *)(uintptr_t)7;
+        m.bytes = mq__batch_record_size(0, 0, key.size(), key.empty(), value.size(), 0, NULL, 0);
+        return mq__acc_append(&acc, topic, part, &m, block);
     }
     mq_topic_t *topic(const char *name)
     {

@@ -12,6 +12,10 @@
 
 /* A new batch's first buffer: grown by the builder up to batch.size. */
 #define BATCH_INITIAL_CAP (16 * 1024)
+/* Freed batches kept for reuse: a new batch then writes into memory that is
+ * already mapped (fresh pages fault in mq_produce, ~40 messages a page).
+ * A few cover a producer's batches in flight at a time. */
+#define POOL_MAX 4
 
 mq_err_t mq__acc_init(mq_acc_t *acc, const mq_conf_t *conf, int32_t part_in_flight_max,
                       void (*wake)(void *), void *wake_arg)
@@ -33,20 +37,39 @@ mq_err_t mq__acc_init(mq_acc_t *acc, const mq_conf_t *conf, int32_t part_in_flig
     return MQ_OK;
 }
 
+static void pbatch_destroy(mq_pbatch_t *b)
+{
+    mq__batch_builder_free(&b->builder);
+    free(b->meta);
+    free(b);
+}
+
 void mq__pbatch_free(mq_pbatch_t *b)
 {
     if (!b)
         return;
-    mq__batch_builder_free(&b->builder);
-    free(b->meta);
-    free(b);
+    mq_acc_t *acc = b->acc;
+    /* A buffer grown for one huge record is not worth keeping. */
+    if (acc && b->builder.buf && b->builder.cap <= 2 * (size_t)acc->conf->batch_size) {
+        pthread_mutex_lock(&acc->lock);
+        int kept = acc->pool_n < POOL_MAX;
+        if (kept) {
+            b->next = acc->pool;
+            acc->pool = b;
+            acc->pool_n++;
+        }
+        pthread_mutex_unlock(&acc->lock);
+        if (kept)
+            return;
+    }
+    pbatch_destroy(b);
 }
 
 static void free_batch_list(mq_pbatch_t *b)
 {
     while (b) {
         mq_pbatch_t *next = b->next;
-        mq__pbatch_free(b);
+        pbatch_destroy(b);
         b = next;
     }
 }
@@ -66,7 +89,7 @@ void mq__acc_destroy(mq_acc_t *acc)
     while (t) {
         mq_topic_t *next = t->next;
         for (int32_t i = 0; i < t->partitions; i++) {
-            mq__pbatch_free(t->parts[i].open);
+            free_batch_list(t->parts[i].open);
             free_batch_list(t->parts[i].ready_head);
         }
         free_ua_list(t->ua_head);
@@ -76,6 +99,8 @@ void mq__acc_destroy(mq_acc_t *acc)
         free(t);
         t = next;
     }
+    free_batch_list(acc->pool);
+    acc->pool = NULL;
     pthread_mutex_destroy(&acc->lock);
     pthread_cond_destroy(&acc->cond);
 }
@@ -127,14 +152,32 @@ static void seal(mq_acc_t *acc, mq_topic_t *t, int32_t partition)
     mq__sticky_batch_sealed(&t->sticky, partition, t->partitions);
 }
 
-static mq_pbatch_t *new_batch(mq_acc_t *acc, mq_topic_t *t, int32_t partition, int64_t now)
+/* A pooled batch, emptied, keeping its buffer and meta array. */
+static mq_pbatch_t *reuse_batch(mq_acc_t *acc)
+{
+    mq_pbatch_t *b = acc->pool;
+    acc->pool = b->next;
+    acc->pool_n--;
+    mq_batch_builder_t builder = b->builder;
+    mq_msg_meta_t *meta = b->meta;
+    int32_t meta_cap = b->meta_cap;
+    memset(b, 0, sizeof(*b));
+    b->builder = builder;
+    mq__batch_builder_reset(&b->builder);
+    b->meta = meta;
+    b->meta_cap = meta_cap;
+    return b;
+}
+
+/* A fresh batch with as much room as the topic's last batch held (a little
+ * more, so the same fill fits without a realloc), at least
+ * BATCH_INITIAL_CAP, at most batch.size; the builder still grows past that
+ * for one large record. */
+static mq_pbatch_t *alloc_batch(mq_acc_t *acc, const mq_topic_t *t)
 {
     mq_pbatch_t *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
-    /* As much as the topic's last batch held (a little more, so the same
-     * fill fits without a realloc), at least BATCH_INITIAL_CAP, at most
-     * batch.size; the builder still grows past that for one large record. */
     size_t limit = (size_t)acc->conf->batch_size;
     size_t cap = t->last_batch_len + t->last_batch_len / 8 + 1024;
     if (cap < BATCH_INITIAL_CAP)
@@ -146,11 +189,19 @@ static mq_pbatch_t *new_batch(mq_acc_t *acc, mq_topic_t *t, int32_t partition, i
         meta_cap = (int32_t)acc->conf->batch_num_messages;
     if (mq__batch_builder_init(&b->builder, cap) != MQ_OK ||
         !(b->meta = malloc((size_t)meta_cap * sizeof(*b->meta)))) {
-        mq__batch_builder_free(&b->builder);
-        free(b);
+        pbatch_destroy(b);
         return NULL;
     }
     b->meta_cap = meta_cap;
+    return b;
+}
+
+static mq_pbatch_t *new_batch(mq_acc_t *acc, mq_topic_t *t, int32_t partition, int64_t now)
+{
+    mq_pbatch_t *b = acc->pool ? reuse_batch(acc) : alloc_batch(acc, t);
+    if (!b)
+        return NULL;
+    b->acc = acc;
     b->topic = t;
     b->partition = partition;
     b->first_ms = now;
@@ -159,18 +210,6 @@ static mq_pbatch_t *new_batch(mq_acc_t *acc, mq_topic_t *t, int32_t partition, i
     b->deadline_ms = timeout ? now + timeout : 0;
     return b;
 }
-
-/* One message on its way into a batch: mq_produce's arguments, or a parked
- * message's copy of them. */
-typedef struct msg_in {
-    const void *key, *value; /* NULL = null */
-    size_t key_len, value_len;
-    const mq_header_t *headers;
-    size_t header_count;
-    int64_t timestamp;
-    void *opaque;
-    size_t bytes; /* record size counted against the buffer bound */
-} msg_in_t;
 
 static mq_err_t grow_meta(mq_pbatch_t *b)
 {
@@ -187,7 +226,7 @@ static mq_err_t grow_meta(mq_pbatch_t *b)
  * would overflow batch.size, and after if it reached batch.num.messages.
  * now: the message's monotonic time, or 0 to read the clock if needed. */
 static mq_err_t append_to_partition(mq_acc_t *acc, mq_topic_t *t, int32_t partition,
-                                    const msg_in_t *m, int64_t now, int *woke)
+                                    const mq_acc_msg_t *m, int64_t now, int *woke)
 {
     mq_tpart_t *tp = &t->parts[partition];
     size_t limit = (size_t)acc->conf->batch_size;
@@ -220,7 +259,8 @@ static mq_err_t append_to_partition(mq_acc_t *acc, mq_topic_t *t, int32_t partit
     return MQ_OK;
 }
 
-static mq_err_t park_unassigned(mq_topic_t *t, int32_t partition, const msg_in_t *in, int64_t now)
+static mq_err_t park_unassigned(mq_topic_t *t, int32_t partition, const mq_acc_msg_t *in,
+                                int64_t now)
 {
     const mq_header_t *headers = in->headers;
     size_t header_count = in->header_count;
@@ -304,7 +344,7 @@ static mq_topic_t *find_or_add_topic(mq_acc_t *acc, const char *name, int *woke)
 
 /* The message goes to a batch, or waits for the topic's partition count. */
 static mq_err_t append_locked(mq_acc_t *acc, const char *topic, int32_t partition,
-                              const msg_in_t *m, int *woke)
+                              const mq_acc_msg_t *m, int *woke)
 {
     mq_topic_t *t = acc->last;
     if (!t || strcmp(t->name, topic) != 0) {
@@ -325,21 +365,17 @@ static mq_err_t append_locked(mq_acc_t *acc, const char *topic, int32_t partitio
     return append_to_partition(acc, t, p, m, 0, woke);
 }
 
-mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, const void *key,
-                        size_t key_len, const void *value, size_t value_len,
-                        const mq_header_t *headers, size_t header_count, int64_t timestamp,
-                        void *opaque, size_t record_size, int block)
+mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, const mq_acc_msg_t *m,
+                        int block)
 {
-    msg_in_t m = {key,          value,     key_len, value_len,  headers,
-                  header_count, timestamp, opaque,  record_size};
     int woke = 0;
     pthread_mutex_lock(&acc->lock);
-    mq_err_t err = wait_space(acc, record_size, block);
+    mq_err_t err = wait_space(acc, m->bytes, block);
     if (err == MQ_OK)
-        err = append_locked(acc, topic, partition, &m, &woke);
+        err = append_locked(acc, topic, partition, m, &woke);
     if (err == MQ_OK) {
         acc->msgs++;
-        acc->bytes += (int64_t)record_size;
+        acc->bytes += (int64_t)m->bytes;
     }
     pthread_mutex_unlock(&acc->lock);
     if (woke && acc->wake)
@@ -365,8 +401,8 @@ static void assign_unassigned(mq_acc_t *acc, mq_topic_t *t)
             t->ua_bad = m;
             continue;
         }
-        msg_in_t in = {m->key,          m->value,     m->key_len, m->value_len, m->headers,
-                       m->header_count, m->timestamp, m->opaque,  m->bytes};
+        mq_acc_msg_t in = {m->key,          m->value,     m->key_len, m->value_len, m->headers,
+                           m->header_count, m->timestamp, m->opaque,  m->bytes};
         if (append_to_partition(acc, t, p, &in, m->enq_ms, &woke) != MQ_OK)
             return; /* out of memory: try again next round */
         t->ua_head = m->next;

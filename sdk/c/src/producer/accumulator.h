@@ -25,8 +25,11 @@ typedef struct mq_msg_meta {
 
 struct mq_topic;
 
+struct mq_acc;
+
 typedef struct mq_pbatch {
     struct mq_pbatch *next;
+    struct mq_acc *acc; /* whose pool takes it back when freed */
     struct mq_topic *topic;
     int32_t partition;
     mq_batch_builder_t builder;
@@ -98,6 +101,9 @@ typedef struct mq_acc {
     void *wake_arg;
     /* Counters for stats (under lock). */
     int64_t batches_sealed;
+    /* Freed batches kept with their buffers for the next ones (under lock). */
+    mq_pbatch_t *pool;
+    int32_t pool_n;
 } mq_acc_t;
 
 mq_err_t mq__acc_init(mq_acc_t *acc, const mq_conf_t *conf, int32_t part_in_flight_max,
@@ -105,14 +111,24 @@ mq_err_t mq__acc_init(mq_acc_t *acc, const mq_conf_t *conf, int32_t part_in_flig
 /* Frees every topic and batch still held (events are not produced). */
 void mq__acc_destroy(mq_acc_t *acc);
 
-/* Appends one message (called by mq_produce). record_size is the encoded
- * size (mq__batch_record_size). Returns MQ_OK, MQ_ERR_QUEUE_FULL,
- * MQ_ERR_CLOSED, MQ_ERR_UNKNOWN_PARTITION (partition out of range of a
- * topic whose partition count is known), or MQ_ERR_NO_MEMORY. */
-mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, const void *key,
-                        size_t key_len, const void *value, size_t value_len,
-                        const mq_header_t *headers, size_t header_count, int64_t timestamp,
-                        void *opaque, size_t record_size, int block);
+/* One message for mq__acc_append: mq_produce's arguments, passed down by
+ * pointer (a dozen arguments per call level cost more than the copy). */
+typedef struct mq_acc_msg {
+    const void *key, *value; /* NULL = null */
+    size_t key_len, value_len;
+    const mq_header_t *headers;
+    size_t header_count;
+    int64_t timestamp;
+    void *opaque;
+    size_t bytes; /* encoded size (mq__batch_record_size), held against the bounds */
+} mq_acc_msg_t;
+
+/* Appends one message (called by mq_produce); the message's bytes are
+ * copied. Returns MQ_OK, MQ_ERR_QUEUE_FULL, MQ_ERR_CLOSED,
+ * MQ_ERR_UNKNOWN_PARTITION (partition out of range of a topic whose
+ * partition count is known), or MQ_ERR_NO_MEMORY. */
+mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, const mq_acc_msg_t *m,
+                        int block);
 
 /* ---- I/O thread side (each takes the lock itself) ------------------------ */
 
@@ -154,6 +170,8 @@ void mq__acc_close(mq_acc_t *acc);
  * limit). Returns MQ_OK or MQ_ERR_TIMED_OUT. */
 mq_err_t mq__acc_wait_empty(mq_acc_t *acc, int32_t timeout_ms);
 
+/* Frees a batch taken from the accumulator (any thread; takes the lock).
+ * Up to a few are kept, buffers and all, for new batches to reuse. */
 void mq__pbatch_free(mq_pbatch_t *b);
 
 #ifdef __cplusplus

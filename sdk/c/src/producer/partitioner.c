@@ -73,10 +73,9 @@ static int32_t pick(mq_sticky_t *s, int32_t partitions, int32_t avoid)
     return p >= avoid ? p + 1 : p;
 }
 
-int32_t mq__sticky_partition(mq_sticky_t *s, int32_t partitions)
+int32_t mq__sticky_pick(mq_sticky_t *s, int32_t partitions)
 {
-    if (s->current < 0 || s->current >= partitions)
-        s->current = pick(s, partitions, -1);
+    s->current = pick(s, partitions, -1);
     return s->current;
 }
 
@@ -86,12 +85,5 @@ void mq__sticky_batch_sealed(mq_sticky_t *s, int32_t partition, int32_t partitio
         s->current = pick(s, partitions, partition);
 }
 
-int32_t mq__partition_choose(mq_sticky_t *s, int32_t explicit_partition, const void *key,
-                             size_t key_len, int32_t partitions)
-{
-    if (explicit_partition != MQ_PARTITION_ANY)
-        return explicit_partition >= 0 && explicit_partition < partitions ? explicit_partition : -1;
-    if (key)
-        return mq__partition_for_key(key, key_len, partitions);
-    return mq__sticky_partition(s, partitions);
-}
+/* partitioner.h spells MQ_PARTITION_ANY as -1 to stay free of mqclient.h. */
+_Static_assert(MQ_PARTITION_ANY == -1, "mq__partition_choose assumes MQ_PARTITION_ANY == -1");

@@ -26,15 +26,31 @@ typedef struct mq_sticky {
 } mq_sticky_t;
 
 void mq__sticky_init(mq_sticky_t *s, uint64_t seed);
+/* Picks the sticky partition anew (none yet, or out of range). */
+int32_t mq__sticky_pick(mq_sticky_t *s, int32_t partitions);
+
 /* The partition for the next keyless message. */
-int32_t mq__sticky_partition(mq_sticky_t *s, int32_t partitions);
+static inline int32_t mq__sticky_partition(mq_sticky_t *s, int32_t partitions)
+{
+    if (s->current >= 0 && s->current < partitions)
+        return s->current;
+    return mq__sticky_pick(s, partitions);
+}
 /* A batch was sealed on `partition`: move on if it was the sticky one. */
 void mq__sticky_batch_sealed(mq_sticky_t *s, int32_t partition, int32_t partitions);
 
 /* The whole rule: an explicit partition wins, else a key hashes, else sticky.
- * Returns the partition, or -1 if `explicit_partition` is out of range. */
-int32_t mq__partition_choose(mq_sticky_t *s, int32_t explicit_partition, const void *key,
-                             size_t key_len, int32_t partitions);
+ * Returns the partition, or -1 if `explicit_partition` is out of range.
+ * Inline: it runs for every message. MQ_PARTITION_ANY is -1 (mqclient.h). */
+static inline int32_t mq__partition_choose(mq_sticky_t *s, int32_t explicit_partition,
+                                           const void *key, size_t key_len, int32_t partitions)
+{
+    if (explicit_partition != -1)
+        return explicit_partition >= 0 && explicit_partition < partitions ? explicit_partition : -1;
+    if (key)
+        return mq__partition_for_key(key, key_len, partitions);
+    return mq__sticky_partition(s, partitions);
+}
 
 #ifdef __cplusplus
 }

@@ -164,15 +164,22 @@ static inline mq_err_t produce(mq_producer_t *p, const char *topic, int32_t part
                                const mq_header_t *hs, size_t header_count, int64_t timestamp_ms,
                                void *opaque, uint32_t flags)
 {
-    /* Sized with the largest deltas a batch could give it, so it always fits. */
+    /* Sized with the largest deltas a batch could give it, so it always fits
+     * (constant deltas: the size folds to a few adds). */
     size_t size = mq__batch_record_size(INT64_MAX / 2, INT32_MAX, key_len, !key, value_len, !value,
                                         hs, header_count);
     if (size == SIZE_MAX || size > (size_t)p->conf->message_max_bytes)
         return MQ_ERR_MESSAGE_TOO_LARGE;
-    if (timestamp_ms <= 0)
-        timestamp_ms = mq__wall_ms();
-    return mq__acc_append(&p->acc, topic, partition, key, key_len, value, value_len, hs,
-                          header_count, timestamp_ms, opaque, size, flags & MQ_PRODUCE_BLOCK);
+    mq_acc_msg_t m = {.key = key,
+                      .value = value,
+                      .key_len = key_len,
+                      .value_len = value_len,
+                      .headers = hs,
+                      .header_count = header_count,
+                      .timestamp = timestamp_ms > 0 ? timestamp_ms : mq__wall_ms(),
+                      .opaque = opaque,
+                      .bytes = size};
+    return mq__acc_append(&p->acc, topic, partition, &m, flags & MQ_PRODUCE_BLOCK);
 }
 
 /* Headers are converted to the codec's form (with key lengths) first; kept

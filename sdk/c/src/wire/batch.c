@@ -440,26 +440,20 @@ mq_err_t mq__batch_builder_init(mq_batch_builder_t *b, size_t initial_cap)
     return builder_reserve(b, extra);
 }
 
-/* The builder's varints, inline: mq_produce's cost is mostly here. Record
- * fields are nearly always one or two bytes long, so those sizes are a
- * compare each; the rest comes from the bit length, with no loop. */
-static inline size_t uvarint_len(uint64_t v)
-{
-    if (v < 0x80)
-        return 1;
-    if (v < 0x4000)
-        return 2;
-    return 1 + (size_t)(63 - __builtin_clzll(v)) / 7;
-}
-
-static inline size_t zz_len(int64_t v)
-{
-    return uvarint_len(mq__zigzag64(v));
-}
-
-static inline uint8_t *put_zz(uint8_t *p, int64_t v)
+/* Writes the zig-zag varint of v; one- and two-byte values (nearly every
+ * record field) without a loop. */
+static inline uint8_t *put_varint(uint8_t *p, int64_t v)
 {
     uint64_t u = mq__zigzag64(v);
+    if (u < 0x80) {
+        *p = (uint8_t)u;
+        return p + 1;
+    }
+    if (u < 0x4000) {
+        p[0] = (uint8_t)(u | 0x80);
+        p[1] = (uint8_t)(u >> 7);
+        return p + 2;
+    }
     while (u >= 0x80) {
         *p++ = (uint8_t)(u | 0x80);
         u >>= 7;
@@ -469,32 +463,30 @@ static inline uint8_t *put_zz(uint8_t *p, int64_t v)
 }
 
 /* A length-prefixed byte string; NULL data is the null string (length -1). */
-static inline size_t field_len(size_t len, int is_null)
-{
-    return is_null ? 1 : zz_len((int64_t)len) + len;
-}
-
 static inline uint8_t *put_field(uint8_t *p, const void *data, size_t len)
 {
     if (!data) {
-        *p++ = 1; /* zig-zag -1 */
-        return p;
+        *p = 1; /* zig-zag -1 */
+        return p + 1;
     }
-    p = put_zz(p, (int64_t)len);
+    p = put_varint(p, (int64_t)len);
     memcpy(p, data, len);
     return p + len;
 }
 
-/* The headers' bytes (SIZE_MAX when a field is too long): kept out of the
- * common, header-less path. */
-static size_t headers_len(const mq_header_t *headers, size_t header_count)
+static size_t field_size(size_t len, int is_null)
+{
+    return is_null ? 1 : mq__batch_varint_size((int64_t)len) + len;
+}
+
+size_t mq__batch_headers_size(const mq_header_t *headers, size_t header_count)
 {
     size_t n = 0;
     for (size_t i = 0; i < header_count; i++) {
         const mq_header_t *h = &headers[i];
         if (h->key_len > INT32_MAX || (h->value && h->value_len > INT32_MAX))
             return SIZE_MAX;
-        n += field_len(h->key_len, 0) + field_len(h->value_len, !h->value);
+        n += field_size(h->key_len, 0) + field_size(h->value_len, !h->value);
         if (n > INT32_MAX)
             return SIZE_MAX;
     }
@@ -508,36 +500,6 @@ static uint8_t *put_headers(uint8_t *p, const mq_header_t *headers, size_t heade
         p = put_field(p, headers[i].value, headers[i].value_len);
     }
     return p;
-}
-
-/* Record size after its length varint; SIZE_MAX when a field is too long. */
-static inline size_t record_body_size(int64_t ts_delta, int32_t offset_delta, size_t key_len,
-                                      int key_null, size_t value_len, int value_null,
-                                      const mq_header_t *headers, size_t header_count)
-{
-    if ((!key_null && key_len > INT32_MAX) || (!value_null && value_len > INT32_MAX) ||
-        header_count > INT32_MAX)
-        return SIZE_MAX;
-    size_t n = 1 + zz_len(ts_delta) + zz_len(offset_delta) + field_len(key_len, key_null) +
-               field_len(value_len, value_null) + zz_len((int64_t)header_count);
-    if (header_count) {
-        size_t hn = headers_len(headers, header_count);
-        if (hn == SIZE_MAX)
-            return SIZE_MAX;
-        n += hn;
-    }
-    return n > INT32_MAX ? SIZE_MAX : n;
-}
-
-size_t mq__batch_record_size(int64_t ts_delta, int32_t offset_delta, size_t key_len, int key_null,
-                             size_t value_len, int value_null, const mq_header_t *headers,
-                             size_t header_count)
-{
-    size_t body = record_body_size(ts_delta, offset_delta, key_len, key_null, value_len, value_null,
-                                   headers, header_count);
-    if (body == SIZE_MAX)
-        return SIZE_MAX;
-    return zz_len((int64_t)body) + body;
 }
 
 static int headers_valid(const mq_header_t *headers, size_t header_count)
@@ -563,31 +525,30 @@ mq_err_t mq__batch_builder_add(mq_batch_builder_t *b, int64_t timestamp, const v
     int64_t ts_delta = 0;
     if (b->count && __builtin_sub_overflow(timestamp, b->base_timestamp, &ts_delta))
         return MQ_ERR_INVALID_ARG;
-    size_t body = record_body_size(ts_delta, b->count, key_len, !key, value_len, !value, headers,
-                                   header_count);
+    size_t body = mq__batch_record_body_size(ts_delta, b->count, key_len, !key, value_len, !value,
+                                             headers, header_count);
     if (body == SIZE_MAX)
         return MQ_ERR_MESSAGE_TOO_LARGE;
-    size_t total = zz_len((int64_t)body) + body;
-    if (b->len + total - MQ_BATCH_LOG_OVERHEAD > INT32_MAX)
+    size_t end = b->len + mq__batch_varint_size((int64_t)body) + body;
+    if (end - MQ_BATCH_LOG_OVERHEAD > INT32_MAX)
         return MQ_ERR_MESSAGE_TOO_LARGE;
     /* cap is 0 whenever buf is NULL, so one compare covers both. */
-    if (b->len + total > b->cap) {
-        mq_err_t err = builder_reserve(b, total);
+    if (end > b->cap) {
+        mq_err_t err = builder_reserve(b, end - b->len);
         if (err != MQ_OK)
             return err;
     }
 
-    uint8_t *p = b->buf + b->len;
-    p = put_zz(p, (int64_t)body);
+    uint8_t *p = put_varint(b->buf + b->len, (int64_t)body);
     *p++ = 0; /* record attributes */
-    p = put_zz(p, ts_delta);
-    p = put_zz(p, b->count);
+    p = put_varint(p, ts_delta);
+    p = put_varint(p, b->count);
     p = put_field(p, key, key_len);
     p = put_field(p, value, value_len);
-    p = put_zz(p, (int64_t)header_count);
+    p = put_varint(p, (int64_t)header_count);
     if (header_count)
         put_headers(p, headers, header_count);
-    b->len += total;
+    b->len = end;
     if (b->count == 0) {
         b->base_timestamp = timestamp;
         b->max_timestamp = timestamp;

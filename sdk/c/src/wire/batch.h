@@ -114,12 +114,58 @@ mq_err_t mq__batch_builder_init(mq_batch_builder_t *b, size_t initial_cap);
 mq_err_t mq__batch_builder_add(mq_batch_builder_t *b, int64_t timestamp, const void *key,
                                size_t key_len, const void *value, size_t value_len,
                                const mq_header_t *headers, size_t header_count);
+
+/* Bytes of the zig-zag varint of v. Record fields are nearly always one or
+ * two bytes long, so those are a compare each; no loop for the rest. */
+static inline size_t mq__batch_varint_size(int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    if (u < 0x80)
+        return 1;
+    if (u < 0x4000)
+        return 2;
+    return 1 + (size_t)(63 - __builtin_clzll(u)) / 7;
+}
+
+/* The encoded headers of a record, count varint excluded; SIZE_MAX when a
+ * field is longer than INT32_MAX or the total passes it. */
+size_t mq__batch_headers_size(const mq_header_t *headers, size_t header_count);
+
+/* A record's size after its length varint; SIZE_MAX when a field is longer
+ * than INT32_MAX. Inline: with constant deltas (mq_produce's bound) it
+ * folds to a few adds. */
+static inline size_t mq__batch_record_body_size(int64_t ts_delta, int32_t offset_delta,
+                                                size_t key_len, int key_null, size_t value_len,
+                                                int value_null, const mq_header_t *headers,
+                                                size_t header_count)
+{
+    if ((!key_null && key_len > INT32_MAX) || (!value_null && value_len > INT32_MAX) ||
+        header_count > INT32_MAX)
+        return SIZE_MAX;
+    size_t n = 1 + mq__batch_varint_size(ts_delta) + mq__batch_varint_size(offset_delta) +
+               mq__batch_varint_size((int64_t)header_count);
+    n += key_null ? 1 : mq__batch_varint_size((int64_t)key_len) + key_len;
+    n += value_null ? 1 : mq__batch_varint_size((int64_t)value_len) + value_len;
+    if (header_count) {
+        size_t hn = mq__batch_headers_size(headers, header_count);
+        if (hn == SIZE_MAX)
+            return SIZE_MAX;
+        n += hn;
+    }
+    return n > INT32_MAX ? SIZE_MAX : n;
+}
+
 /* Bytes such a record adds to the builder, its length varint included
  * (b->len + this = size after adding; for size caps). SIZE_MAX when a field
  * is longer than INT32_MAX. */
-size_t mq__batch_record_size(int64_t ts_delta, int32_t offset_delta, size_t key_len, int key_null,
-                             size_t value_len, int value_null, const mq_header_t *headers,
-                             size_t header_count);
+static inline size_t mq__batch_record_size(int64_t ts_delta, int32_t offset_delta, size_t key_len,
+                                           int key_null, size_t value_len, int value_null,
+                                           const mq_header_t *headers, size_t header_count)
+{
+    size_t body = mq__batch_record_body_size(ts_delta, offset_delta, key_len, key_null, value_len,
+                                             value_null, headers, header_count);
+    return body == SIZE_MAX ? SIZE_MAX : mq__batch_varint_size((int64_t)body) + body;
+}
 /* Writes the header (producer fields given; base offset 0) and the CRC.
  * compression: MQ_BATCH_COMPRESSION_*; records are compressed in place.
  * On success *out and *out_len give the finished batch, still owned by b.
