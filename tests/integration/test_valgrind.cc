@@ -1,5 +1,5 @@
 // ctest-label: slow
-// The example programs under valgrind (memcheck, --leak-check=full) against
+// The example programs (producer, consumer) under valgrind (memcheck, --leak-check=full) against
 // a real mqbroker: no invalid access, no uninitialised read, no leak — on
 // the plain path and, through the fault proxy, on the reconnect and retry
 // paths. Labelled slow so the sanitizer pass (ctest -LE 'slow|chaos') does
@@ -144,4 +144,20 @@ TEST_F(ValgrindTest, ProducerExampleIsCleanAcrossDroppedConnections)
     fp_get_counters(proxy_, &n);
     EXPECT_GE(n.responses_dropped, 1u);
     EXPECT_GE(n.accepted, 2u) << "the producer had to reconnect";
+}
+
+// The consumer joins a group, reads what the producer wrote, commits and
+// leaves, all under memcheck.
+TEST_F(ValgrindTest, ConsumerExampleIsClean)
+{
+    StartBroker();
+    CreateTopic("demo", 2);
+    std::string cmd = Example("producer") + " " + broker_.client_addr() + " demo 50 > /dev/null";
+    ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+    std::string log;
+    int rc =
+        RunUnderValgrind(Example("consumer") + " " + broker_.client_addr() + " demo vg 50", &log);
+    EXPECT_EQ(rc, 0) << log;
+    EXPECT_NE(log.find("50 messages"), std::string::npos) << log;
+    EXPECT_NE(log.find("assigned"), std::string::npos) << log;
 }
