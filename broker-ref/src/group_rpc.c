@@ -129,8 +129,9 @@ static void retick(loop_t *loop, void *arg)
 /* Membership changed somewhere: re-plan the timer soon (any thread). */
 static void kick_tick(void)
 {
-    if (g_tick.loop && !__atomic_exchange_n(&g_tick.posted, 1, __ATOMIC_ACQ_REL))
-        loop_post(g_tick.loop, retick, NULL);
+    loop_t *loop = __atomic_load_n(&g_tick.loop, __ATOMIC_ACQUIRE);
+    if (loop && !__atomic_exchange_n(&g_tick.posted, 1, __ATOMIC_ACQ_REL))
+        loop_post(loop, retick, NULL);
 }
 
 /* ---- held heartbeats ---- */
@@ -252,13 +253,15 @@ void group_rpc_init(const broker_config_t *cfg)
     groups_limits_t lim = {cfg->group_min_session_timeout_ms, cfg->group_max_session_timeout_ms,
                            cfg->group_heartbeat_interval_ms};
     groups_init(&lim);
+    /* Hooks before any group can change (loading, the first calls): both
+     * are safe before group_rpc_start and the loops exist. */
+    groups_set_hooks(wake_all, group_store_schedule);
 }
 
 void group_rpc_start(loop_t *loop)
 {
-    g_tick.loop = loop;
     loop_timer_init(&g_tick.timer, on_tick, NULL);
-    groups_set_hooks(wake_all, group_store_schedule);
+    __atomic_store_n(&g_tick.loop, loop, __ATOMIC_RELEASE);
     kick_tick();
 }
 
