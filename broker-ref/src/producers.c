@@ -155,8 +155,9 @@ mq_err_t producer_ids_init(producer_ids_t *ids, int64_t pid, int32_t epoch, int6
 typedef struct pstate {
     int64_t pid; /* -1 = empty slot */
     int16_t epoch;
-    int n;    /* batches held, newest last */
-    int head; /* ring index of the oldest */
+    int n;           /* batches held, newest last */
+    int64_t last_ms; /* append time of the newest batch (for expiry) */
+    int head;        /* ring index of the oldest */
     producer_batch_ref_t ring[PRODUCERS_BATCHES];
 } pstate_t;
 
@@ -289,6 +290,7 @@ mq_err_t producers_record(partition_producers_t *pp, int64_t pid, int16_t epoch,
     }
     producer_batch_ref_t ref = {base_seq, seq_add(base_seq, count - 1), base_offset,
                                 append_time_ms};
+    s->last_ms = append_time_ms;
     if (s->n < PRODUCERS_BATCHES) {
         s->ring[(s->head + s->n) % PRODUCERS_BATCHES] = ref;
         s->n++;
@@ -297,6 +299,41 @@ mq_err_t producers_record(partition_producers_t *pp, int64_t pid, int16_t epoch,
         s->head = (s->head + 1) % PRODUCERS_BATCHES;
     }
     return MQ_OK;
+}
+
+size_t producers_expire(partition_producers_t *pp, int64_t before_ms)
+{
+    size_t dropped = 0;
+    for (size_t i = 0; i < pp->cap; i++) {
+        if (pp->slots[i].pid >= 0 && pp->slots[i].last_ms < before_ms) {
+            pp->slots[i].pid = -1;
+            dropped++;
+        }
+    }
+    if (!dropped)
+        return 0;
+    /* Open addressing: re-place the survivors so no probe chain has a hole. */
+    pstate_t *old = pp->slots;
+    size_t cap = pp->cap;
+    pp->slots = NULL;
+    pp->cap = 0;
+    pp->count = 0;
+    for (size_t i = 0; i < cap; i++) {
+        if (old[i].pid < 0)
+            continue;
+        pstate_t *s = insert(pp, old[i].pid);
+        if (s)
+            *s = old[i];
+    }
+    free(old);
+    return dropped;
+}
+
+void producers_touch_all(partition_producers_t *pp, int64_t now_ms)
+{
+    for (size_t i = 0; i < pp->cap; i++)
+        if (pp->slots[i].pid >= 0 && pp->slots[i].last_ms < now_ms)
+            pp->slots[i].last_ms = now_ms;
 }
 
 mq_err_t producer_check_error(producer_check_t c)

@@ -89,4 +89,18 @@ mq_err_t producer_check_error(producer_check_t c);
 /* Producers with state on this partition. */
 size_t producers_count(const partition_producers_t *pp);
 
+/* How long a producer's state outlives its last batch on a partition (as
+ * Kafka's producer.id.expiration.ms): without it every producer instance
+ * that ever wrote would stay in memory. A producer that writes again after
+ * that gets UNKNOWN_PRODUCER (unless it starts at sequence 0) and bumps
+ * its epoch. */
+#define PRODUCERS_EXPIRY_MS (24LL * 3600 * 1000)
+
+/* Forgets producers whose last recorded batch (its append_time_ms) is
+ * older than before_ms. Returns how many were dropped. */
+size_t producers_expire(partition_producers_t *pp, int64_t before_ms);
+/* Counts every producer as seen at now_ms (after recovery: the batches'
+ * own timestamps say little about when they were written). */
+void producers_touch_all(partition_producers_t *pp, int64_t now_ms);
+
 #endif

@@ -139,3 +139,32 @@ TEST(ProducerIds, StopAtTheReservedLimit)
     EXPECT_EQ(producer_ids_remaining(ids), 7);
     producer_ids_free(ids);
 }
+
+TEST(PartitionProducers, IdleProducersExpire)
+{
+    partition_producers_t *pp = partition_producers_new();
+    ASSERT_NE(pp, nullptr);
+    // 100 producers, one batch each at time 1000 + pid.
+    for (int64_t pid = 0; pid < 100; pid++)
+        ASSERT_EQ(producers_record(pp, pid, 0, 0, 1, pid, 1000 + pid), MQ_OK);
+    EXPECT_EQ(producers_expire(pp, 1000), 0u);
+    // Producer 7 writes again later: it stays.
+    ASSERT_EQ(producers_record(pp, 7, 0, 1, 1, 500, 5000), MQ_OK);
+    EXPECT_EQ(producers_expire(pp, 1050), 49u); // pids 0..49 but 7
+    EXPECT_EQ(producers_count(pp), 51u);
+    producer_batch_ref_t dup;
+    EXPECT_EQ(producers_check(pp, 3, 0, 1, 1, nullptr), PRODUCER_CHECK_UNKNOWN);
+    ASSERT_EQ(producers_check(pp, 7, 0, 1, 1, &dup), PRODUCER_CHECK_DUPLICATE);
+    EXPECT_EQ(dup.base_offset, 500);
+    // Every survivor is still found after the table was rebuilt.
+    for (int64_t pid = 50; pid < 100; pid++)
+        ASSERT_EQ(producers_check(pp, pid, 0, 0, 1, nullptr), PRODUCER_CHECK_DUPLICATE) << pid;
+    // Touching keeps everyone past a later expiry.
+    producers_touch_all(pp, 9000);
+    EXPECT_EQ(producers_expire(pp, 8000), 0u);
+    EXPECT_EQ(producers_expire(pp, 9001), 51u);
+    EXPECT_EQ(producers_count(pp), 0u);
+    ASSERT_EQ(producers_record(pp, 3, 0, 0, 1, 9, 9500), MQ_OK);
+    EXPECT_EQ(producers_count(pp), 1u);
+    partition_producers_free(pp);
+}

@@ -114,6 +114,8 @@ mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out)
     err = p->producers ? recovery_load_producers(p->segs, p->nseg, RECOVERY_PRODUCER_SCAN_BYTES,
                                                  p->producers)
                        : MQ_ERR_NO_MEMORY;
+    if (err == MQ_OK)
+        producers_touch_all(p->producers, wall_ms());
     if (err != MQ_OK) {
         partition_producers_free(p->producers);
         for (size_t i = 0; i < p->nseg; i++)
@@ -623,6 +625,7 @@ int part_housekeep(part_t *p, int64_t now_ms)
     memmove(p->segs, p->segs + k, (p->nseg - k) * sizeof(*p->segs));
     p->nseg -= k;
     int64_t start = p->segs[0]->base;
+    producers_expire(p->producers, now_ms - PRODUCERS_EXPIRY_MS);
     pthread_mutex_unlock(&p->lock);
 
     if (old)
