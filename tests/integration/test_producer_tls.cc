@@ -118,6 +118,48 @@ class ProducerTlsTest : public BrokerTestBase
         return ok;
     }
 
+    // Messages read with libmqclient's consumer over mTLS as principal
+    // (partitions 0.. assigned from the beginning), until none come for 2 s.
+    int ConsumeAll(const std::string &topic, int partitions, const std::string &principal)
+    {
+        mq_conf_t *conf = mq_conf_new();
+        char err[512];
+        Kv kv = TlsConf(principal);
+        kv.push_back({"bootstrap.servers", broker_.client_addr()});
+        for (auto &p : kv)
+            EXPECT_EQ(mq_conf_set(conf, p.first.c_str(), p.second.c_str(), err, sizeof err), MQ_OK)
+                << err;
+        mq_consumer_t *c = nullptr;
+        EXPECT_EQ(mq_consumer_new(conf, &c, err, sizeof err), MQ_OK) << err;
+        mq_conf_destroy(conf);
+        if (!c)
+            return -1;
+        std::vector<mq_topic_partition_t> tps;
+        for (int i = 0; i < partitions; i++)
+            tps.push_back({topic.c_str(), i, 0, MQ_OFFSET_BEGINNING});
+        EXPECT_EQ(mq_consumer_assign(c, tps.data(), tps.size()), MQ_OK);
+        int got = 0;
+        int64_t quiet_until = rc_now_ms() + 5000;
+        while (rc_now_ms() < quiet_until) {
+            mq_message_t *m = nullptr;
+            mq_event_t *ev = nullptr;
+            if (mq_consumer_poll(c, 100, &m, &ev) != MQ_OK)
+                continue;
+            if (m) {
+                got++;
+                quiet_until = rc_now_ms() + 2000;
+                mq_message_destroy(m);
+            }
+            if (ev) {
+                EXPECT_NE(mq_event_type(ev), MQ_EVENT_ERROR) << mq_event_error_string(ev);
+                mq_event_destroy(ev);
+            }
+        }
+        mq_consumer_close(c, 5000);
+        mq_consumer_destroy(c);
+        return got;
+    }
+
     // Records fetched from partition 0.. of topic over TLS as principal.
     int CountRecords(const std::string &topic, int partitions, const std::string &principal)
     {
@@ -173,6 +215,7 @@ TEST_F(ProducerTlsTest, ProduceOverMutualTlsAndFetchBack)
     mq_producer_destroy(p);
 
     EXPECT_EQ(CountRecords("secure", 2, "client"), n + 10);
+    EXPECT_EQ(ConsumeAll("secure", 2, "alice"), n + 10);
     EXPECT_NE(broker_.Stderr().find("\"listening\" listeners=ssl://"), std::string::npos);
 }
 

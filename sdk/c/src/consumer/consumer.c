@@ -406,6 +406,7 @@ static void free_consumer(mq_consumer_t *c)
     }
     free(c->servers_host);
     free(c->servers_port);
+    mq__tls_free(c->tls);
     if (c->epfd >= 0)
         close(c->epfd);
     if (c->wakefd >= 0)
@@ -437,6 +438,8 @@ mq_err_t mq_consumer_new(const mq_conf_t *conf, mq_consumer_t **out, char *errst
     mq_err_t err = check_conf(c->conf, errstr, errstr_size);
     if (err == MQ_OK)
         err = parse_servers(c, errstr, errstr_size);
+    if (err == MQ_OK)
+        err = mq__tls_new(c->conf, &c->tls, errstr, errstr_size);
     if (err != MQ_OK) {
         free_consumer(c);
         return err;

@@ -115,6 +115,7 @@ struct mq_group;
 
 struct mq_consumer {
     mq_conf_t *conf;
+    mq_tls_t *tls; /* NULL: plaintext (security.protocol) */
     char **servers_host, **servers_port;
     int nservers;
 

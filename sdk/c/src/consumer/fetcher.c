@@ -445,7 +445,8 @@ static void try_connect(mq_consumer_t *c, int64_t now)
     c->server_next = (c->server_next + 1) % c->nservers;
     char why[300] = "";
     mq_conn_t *conn;
-    if (mq__conn_new(c->servers_host[i], c->servers_port[i], &conn, why, sizeof(why)) != MQ_OK) {
+    if (mq__conn_new_tls(c->servers_host[i], c->servers_port[i], c->tls, &conn, why,
+                         sizeof(why)) != MQ_OK) {
         c->reconnect_at_ms = now + mq__backoff_next(&c->reconnect_backoff);
         pthread_mutex_lock(&c->lock);
         if (!c->closing)
