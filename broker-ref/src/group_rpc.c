@@ -85,6 +85,15 @@ static void tp_msgs_free(Mq__V1__TopicPartitions **v, size_t n)
     free(v);
 }
 
+/* Bounds the memory one request can make the broker spend. */
+static size_t count_partitions(Mq__V1__TopicPartitions **v, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += v[i]->n_partitions;
+    return total;
+}
+
 static int tp_list_from(group_tp_list_t *l, Mq__V1__TopicPartitions **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -287,6 +296,12 @@ static int group_denied(call_t *c, const char *gid, char *msg, size_t len)
 void join_group_handle(call_t *c, uint8_t *msg, size_t len)
 {
     UNPACK(Mq__V1__JoinGroupRequest, mq__v1__join_group_request__unpack, "JoinGroupRequest");
+    if (req->n_topics > MAX_REQUEST_PARTITIONS) {
+        call_fail(c, MQ_GRPC_INVALID_ARGUMENT, "JoinGroupRequest names %zu topics (at most %d)",
+                  req->n_topics, MAX_REQUEST_PARTITIONS);
+        mq__v1__join_group_request__free_unpacked(req, NULL);
+        return;
+    }
     group_join_req_t r = {.group_id = req->group_id,
                           .member_id = req->member_id,
                           .instance_id = req->group_instance_id,
@@ -317,6 +332,12 @@ void join_group_handle(call_t *c, uint8_t *msg, size_t len)
 void heartbeat_handle(call_t *c, uint8_t *msg, size_t len)
 {
     UNPACK(Mq__V1__HeartbeatRequest, mq__v1__heartbeat_request__unpack, "HeartbeatRequest");
+    if (count_partitions(req->owned, req->n_owned) > MAX_REQUEST_PARTITIONS) {
+        call_fail(c, MQ_GRPC_INVALID_ARGUMENT, "HeartbeatRequest owns more than %d partitions",
+                  MAX_REQUEST_PARTITIONS);
+        mq__v1__heartbeat_request__free_unpacked(req, NULL);
+        return;
+    }
     hb_t *h = calloc(1, sizeof(*h));
     if (!h || tp_list_from(&h->owned, req->owned, req->n_owned) != 0) {
         if (h)
@@ -568,6 +589,14 @@ void fetch_offsets_handle(call_t *c, uint8_t *msg, size_t len)
 {
     UNPACK(Mq__V1__FetchOffsetsRequest, mq__v1__fetch_offsets_request__unpack,
            "FetchOffsetsRequest");
+    if (count_partitions(req->partitions, req->n_partitions) > MAX_REQUEST_PARTITIONS) {
+        call_fail(c, MQ_GRPC_INVALID_ARGUMENT,
+                  "FetchOffsetsRequest names more than %d "
+                  "partitions",
+                  MAX_REQUEST_PARTITIONS);
+        mq__v1__fetch_offsets_request__free_unpacked(req, NULL);
+        return;
+    }
     Mq__V1__FetchOffsetsResponse resp = MQ__V1__FETCH_OFFSETS_RESPONSE__INIT;
     char text[300] = "";
     mq_err_t err = MQ_ERR_GROUP_AUTHORIZATION;

@@ -71,7 +71,8 @@ struct Member {
     int32_t last_error = 0;
     int32_t hb_interval = 0;
 
-    int32_t Join(const std::string &topic, int32_t session_ms, const char *instance = "")
+    int32_t Join(const std::string &topic, int32_t session_ms, const char *instance = "",
+                 const char *regex = "")
     {
         Mq__V1__JoinGroupRequest req = MQ__V1__JOIN_GROUP_REQUEST__INIT;
         char *topics[1] = {(char *)topic.c_str()};
@@ -79,8 +80,8 @@ struct Member {
         req.member_id = (char *)id.c_str();
         req.group_instance_id = (char *)instance;
         req.topics = topics;
-        req.n_topics = 1;
-        req.topic_regex = (char *)"";
+        req.n_topics = *regex ? 0 : 1;
+        req.topic_regex = (char *)regex;
         req.session_timeout_ms = session_ms;
         req.rebalance_timeout_ms = 10000;
         req.assignor = (char *)"";
@@ -414,6 +415,63 @@ TEST_F(GroupCoordinator, FencedCommitsAndFetchesAreRejected)
     TP kept = *gone.owned.begin();
     EXPECT_EQ(gone.Commit(kept, 9, gone.epoch).first, -MQ_ERR_UNKNOWN_MEMBER);
     EXPECT_EQ(gone.Fetch(kept, gone.epoch), -MQ_ERR_UNKNOWN_MEMBER);
+}
+
+TEST_F(GroupCoordinator, StaticMemberRestartMovesNothing)
+{
+    Member a = NewMember(), b = NewMember();
+    ASSERT_EQ(a.Join("t", 2000, "inst-a"), 0);
+    ASSERT_EQ(b.Join("t", 2000, "inst-b"), 0);
+    Settle({&a, &b});
+    std::set<TP> a_had = a.owned, b_had = b.owned;
+    // a restarts: leaves, and a new process joins with the same instance id.
+    Mq__V1__LeaveGroupRequest lr = MQ__V1__LEAVE_GROUP_REQUEST__INIT;
+    lr.group_id = (char *)"g";
+    lr.member_id = (char *)a.id.c_str();
+    lr.member_epoch = a.epoch;
+    int st;
+    auto *l = (Mq__V1__LeaveGroupResponse *)rc_call_pb(a.rc, RC_PATH_LEAVE_GROUP, &lr.base,
+                                                       &mq__v1__leave_group_response__descriptor,
+                                                       10000, &st, nullptr, 0);
+    ASSERT_NE(l, nullptr);
+    protobuf_c_message_free_unpacked(&l->base, nullptr);
+    EXPECT_FALSE(b.Heartbeat(300)) << "b's partitions do not change while a is away";
+    Member a2 = NewMember();
+    ASSERT_EQ(a2.Join("t", 2000, "inst-a"), 0);
+    EXPECT_NE(a2.id, a.id);
+    EXPECT_EQ(a2.owned, a_had) << "the restarted member gets its partitions back at once";
+    EXPECT_FALSE(b.Heartbeat(0));
+    EXPECT_EQ(b.owned, b_had);
+    a.Heartbeat(0);
+    EXPECT_EQ(a.last_error, -MQ_ERR_UNKNOWN_MEMBER) << "the old process is fenced";
+}
+
+TEST_F(GroupCoordinator, RegexSubscriptionFollowsNewTopics)
+{
+    Member a = NewMember();
+    ASSERT_EQ(a.Join("", 10000, "", "orders-.*"), 0);
+    EXPECT_TRUE(a.owned.empty());
+    ASSERT_NO_FATAL_FAILURE(CreateTopic("orders-eu", 2));
+    ASSERT_NO_FATAL_FAILURE(CreateTopic("returns", 2));
+    // The coordinator notices the new topic within a second; the held
+    // heartbeat answers then.
+    for (int i = 0; i < 10 && a.owned.size() < 2; i++)
+        a.Heartbeat(1000);
+    EXPECT_EQ(a.owned, (std::set<TP>{{"orders-eu", 0}, {"orders-eu", 1}}));
+}
+
+TEST_F(GroupCoordinator, MalformedGroupRequestsFailTheCall)
+{
+    rawclient_t *c = Connect();
+    const uint8_t junk[] = {0xff, 0xff, 0xff};
+    for (const char *path : {RC_PATH_JOIN_GROUP, RC_PATH_HEARTBEAT, RC_PATH_LEAVE_GROUP,
+                             RC_PATH_COMMIT_OFFSETS, RC_PATH_FETCH_OFFSETS}) {
+        rc_result_t r;
+        ASSERT_EQ(rc_unary(c, path, junk, sizeof junk, nullptr, 5000, &r), 1);
+        EXPECT_EQ(r.grpc_status, 3) << path; // INVALID_ARGUMENT
+        EXPECT_NE(std::string(r.grpc_message).find("malformed"), std::string::npos);
+        rc_result_free(&r);
+    }
 }
 
 TEST_F(GroupCoordinator, BadJoinsAreRefusedWithReasons)
