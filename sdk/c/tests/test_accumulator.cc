@@ -273,3 +273,75 @@ TEST_F(Acc, ExpiredBatchesAreReturned)
     mq__pbatch_free(expired);
     EXPECT_EQ(mq__acc_wait_empty(&acc, 10), MQ_OK);
 }
+
+TEST_F(Acc, FreedBatchIsReusedEmpty)
+{
+    // A sent and freed batch goes to the pool; the next batch writes into
+    // its buffer and holds only its own records and state.
+    start({{"linger.ms", "1000"}});
+    ASSERT_EQ(add("t", 0, "", "x"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 1), MQ_OK);
+    for (int i = 0; i < 50; i++)
+        ASSERT_EQ(add("t", 0, "k", "first" + std::to_string(i)), MQ_OK);
+    auto got = collect(mq__mono_ms(), 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]->count, 51);
+    const uint8_t *wire;
+    size_t len;
+    ASSERT_EQ(
+        mq__batch_builder_finish(&got[0]->builder, 9, 1, 0, MQ_BATCH_COMPRESSION_LZ4, &wire, &len),
+        MQ_OK);
+    got[0]->wire = wire;
+    got[0]->base_sequence = 0;
+    got[0]->attempts = 2;
+    got[0]->sent = 1;
+    const uint8_t *buf = got[0]->builder.buf;
+    finish(got);
+    EXPECT_EQ(acc.pool_n, 1);
+
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(add("t", 0, "", "second" + std::to_string(i)), MQ_OK);
+    got = collect(mq__mono_ms(), 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(acc.pool_n, 0);
+    mq_pbatch_t *b = got[0];
+    EXPECT_EQ(b->builder.buf, buf) << "the pooled buffer is reused";
+    EXPECT_EQ(b->count, 3);
+    EXPECT_EQ(b->builder.count, 3);
+    EXPECT_EQ(b->wire, nullptr);
+    EXPECT_EQ(b->base_sequence, -1);
+    EXPECT_EQ(b->attempts, 0);
+    EXPECT_EQ(b->sent, 0);
+    EXPECT_EQ(b->partition, 0);
+    ASSERT_EQ(mq__batch_builder_finish(&b->builder, -1, -1, -1, 0, &wire, &len), MQ_OK);
+    mq_record_iter_t it;
+    ASSERT_EQ(mq__record_iter_init(&it, wire, len), MQ_OK);
+    EXPECT_EQ(it.hdr.attributes & MQ_BATCH_COMPRESSION_MASK, MQ_BATCH_COMPRESSION_NONE);
+    EXPECT_EQ(it.hdr.producer_id, -1);
+    mq_record_t rec;
+    int n = 0;
+    while (mq__record_iter_next(&it, &rec) == 1) {
+        EXPECT_EQ(rec.offset, n);
+        EXPECT_EQ(rec.key, nullptr);
+        EXPECT_EQ(std::string((const char *)rec.value, rec.value_len),
+                  "second" + std::to_string(n));
+        n++;
+    }
+    mq__record_iter_free(&it);
+    EXPECT_EQ(n, 3);
+    finish(got);
+}
+
+TEST_F(Acc, PoolKeepsAFewBatches)
+{
+    start({{"batch.num.messages", "1"}});
+    ASSERT_EQ(add("t", 0, "", "x"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 8), MQ_OK);
+    for (int p = 1; p < 8; p++)
+        ASSERT_EQ(add("t", p, "", "v"), MQ_OK);
+    auto got = collect(mq__mono_ms());
+    ASSERT_EQ(got.size(), 8u) << "one sealed batch per partition";
+    finish(got);
+    EXPECT_EQ(acc.pool_n, 4) << "the rest are freed";
+    EXPECT_EQ(acc.msgs, 0);
+}
