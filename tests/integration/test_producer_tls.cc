@@ -304,6 +304,37 @@ TEST_F(ProducerTlsTest, WrongBrokerSanIsRefusedByTheClient)
     mq_producer_destroy(p);
 }
 
+// Encrypted private keys on both sides: ssl.key.password opens them.
+TEST_F(ProducerTlsTest, EncryptedKeysNeedTheirPassword)
+{
+    std::string dir = TestCerts() + "/enc-" + std::to_string(getpid());
+    std::string cmd = "mkdir -p " + dir + " && openssl pkey -in " + Cert("broker.key") +
+                      " -aes256 -passout pass:brokerpw -out " + dir + "/broker.key && openssl " +
+                      "pkey -in " + Cert("alice.key") + " -aes256 -passout pass:alicepw -out " +
+                      dir + "/alice.key";
+    ASSERT_EQ(system(cmd.c_str()), 0);
+    std::vector<std::string> args = TlsBrokerArgs();
+    args[3] = dir + "/broker.key";
+    args.insert(args.end(), {"--ssl.key.password", "brokerpw"});
+    ASSERT_NO_FATAL_FAILURE(StartBroker(args));
+    ASSERT_NO_FATAL_FAILURE(CreateTopic("enc", 1));
+
+    Kv kv = {{"security.protocol", "ssl"},
+             {"ssl.ca.location", Cert("ca.pem")},
+             {"ssl.certificate.location", Cert("alice.pem")},
+             {"ssl.key.location", dir + "/alice.key"},
+             {"ssl.key.password", "wrong"}};
+    std::string err;
+    EXPECT_EQ(NewProducer(kv, &err), nullptr);
+    EXPECT_NE(err.find("ssl.key.location"), std::string::npos) << err;
+    kv.back().second = "alicepw";
+    mq_producer_t *p = NewProducer(kv);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ProduceAll(p, "enc", 5), 5);
+    mq_producer_destroy(p);
+    EXPECT_EQ(system(("rm -rf " + dir).c_str()), 0);
+}
+
 TEST_F(ProducerTlsTest, BadTlsSettingsFailCreationNamingTheKey)
 {
     std::string err;
