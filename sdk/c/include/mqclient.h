@@ -239,6 +239,11 @@ typedef enum mq_event_type {
     MQ_EVENT_COMMIT = 6,
     /** Consumer: mq_consumer_close() finished; the last event. */
     MQ_EVENT_CLOSED = 7,
+    /** A connection to a broker changed state: mq_event_conn_state(),
+     *  mq_event_broker(), mq_event_conn_attempt(),
+     *  mq_event_conn_delay_ms(); the reason in mq_event_error() and
+     *  mq_event_error_string(). */
+    MQ_EVENT_CONNECTION = 8,
 } mq_event_type_t;
 
 /** @brief Whether a reported message is stored by the broker. */
@@ -453,7 +458,8 @@ MQ_API int64_t mq_event_offset(const mq_event_t *ev);
  * @brief The message's timestamp in ms since the epoch (the broker's append
  *        time if the topic uses log-append time).
  * @param ev The event; not NULL.
- * @return The timestamp; -1 for events other than delivery reports.
+ * @return The timestamp; for ::MQ_EVENT_CONNECTION the wall-clock time
+ *         (ms since the epoch) of the state change; -1 for other events.
  */
 MQ_API int64_t mq_event_timestamp(const mq_event_t *ev);
 
@@ -471,6 +477,53 @@ MQ_API mq_persisted_t mq_event_persisted(const mq_event_t *ev);
  * @return A NUL-terminated string owned by the event; "" for other events.
  */
 MQ_API const char *mq_event_stats(const mq_event_t *ev);
+
+/** @brief The state an ::MQ_EVENT_CONNECTION event reports. */
+typedef enum mq_conn_state {
+    MQ_CONN_NONE = 0,      /**< Not a connection event. */
+    MQ_CONN_CONNECTED = 1, /**< Connected (TCP, TLS when configured): requests flow. */
+    /** An established connection was lost (the reason is the event's error);
+     *  a ::MQ_CONN_RECONNECTING event follows. */
+    MQ_CONN_DISCONNECTED = 2,
+    /** A connection attempt failed or a connection was lost: the next
+     *  attempt (mq_event_conn_attempt()) starts after
+     *  mq_event_conn_delay_ms(), drawn as `min(cur * U(0.75, 1.5), max)`
+     *  with `cur` doubling from reconnect.backoff.ms up to
+     *  reconnect.backoff.max.ms (back to the start once a connection has
+     *  stayed up for reconnect.backoff.max.ms). */
+    MQ_CONN_RECONNECTING = 3,
+} mq_conn_state_t;
+
+/**
+ * @brief The state of an ::MQ_EVENT_CONNECTION event.
+ * @param ev The event; not NULL.
+ * @return One of ::mq_conn_state_t; ::MQ_CONN_NONE for other events.
+ */
+MQ_API mq_conn_state_t mq_event_conn_state(const mq_event_t *ev);
+
+/**
+ * @brief The broker an ::MQ_EVENT_CONNECTION event is about.
+ * @param ev The event; not NULL.
+ * @return "host:port" from bootstrap.servers, owned by the event; "" for
+ *         other events.
+ */
+MQ_API const char *mq_event_broker(const mq_event_t *ev);
+
+/**
+ * @brief For ::MQ_CONN_RECONNECTING: the number of the next attempt (1 for
+ *        the first retry since the backoff last started over).
+ * @param ev The event; not NULL.
+ * @return The attempt number; 0 for other events and states.
+ */
+MQ_API int32_t mq_event_conn_attempt(const mq_event_t *ev);
+
+/**
+ * @brief For ::MQ_CONN_RECONNECTING: how long the client waits, from the
+ *        failure, before the next attempt.
+ * @param ev The event; not NULL.
+ * @return The delay in ms; -1 for other events and states.
+ */
+MQ_API int64_t mq_event_conn_delay_ms(const mq_event_t *ev);
 
 /** @brief What a ::MQ_EVENT_REBALANCE event does; see mq_event_rebalance_type(). */
 typedef enum mq_rebalance_type {

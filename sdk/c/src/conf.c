@@ -107,6 +107,16 @@ static const struct conf_key keys[] = {
     {"socket.connection.setup.timeout.ms", T_INT, "10000", 100, 3600000, NULL,
      F(socket_connection_setup_timeout_ms),
      "Longest time a TCP connect may take before the next broker is tried."},
+    {"socket.keepalive.enable", T_BOOL, "true", 0, 0, NULL, F(socket_keepalive_enable),
+     "TCP keepalive on broker connections (probes after 60 s of silence), a backstop under "
+     "the HTTP/2 PINGs."},
+    {"connection.ping.interval.ms", T_INT, "10000", 0, 3600000, NULL,
+     F(connection_ping_interval_ms),
+     "An HTTP/2 PING is sent when the broker has sent nothing for this long (and at once "
+     "when a request times out); 0 = no PINGs."},
+    {"connection.ping.timeout.ms", T_INT, "5000", 1, 3600000, NULL, F(connection_ping_timeout_ms),
+     "A connection whose PING gets no answer within this time is dropped and re-established "
+     "(in-flight requests are retried)."},
     /* TLS (docs/security.md). */
     {"security.protocol", T_ENUM, "plaintext", 0, 0, security_enum, F(security_protocol),
      "plaintext, or ssl: TLS 1.2+ with ALPN h2 (the broker's ssl:// listener)."},

@@ -43,6 +43,9 @@ struct mq_conf {
     int64_t message_max_bytes;
     int64_t metadata_refresh_interval_ms;
     int64_t socket_connection_setup_timeout_ms;
+    int64_t socket_keepalive_enable;
+    int64_t connection_ping_interval_ms;
+    int64_t connection_ping_timeout_ms;
     /* TLS (net/tls.c). */
     int64_t security_protocol; /* 0 plaintext, 1 ssl */
     char *ssl_ca_location;

@@ -57,6 +57,7 @@ mq_event_t *mq__events_new(size_t n, mq_event_type_t type, const char *topic, co
         return NULL;
     }
     b->refs = (int)n;
+    b->conn_state = MQ_CONN_NONE;
     b->parts = NULL;
     b->nparts = 0;
     b->rebalance = MQ_REBALANCE_NONE;
@@ -169,7 +170,7 @@ int64_t mq_event_offset(const mq_event_t *ev)
 
 int64_t mq_event_timestamp(const mq_event_t *ev)
 {
-    return ev->type == MQ_EVENT_DELIVERY ? ev->timestamp : -1;
+    return ev->type == MQ_EVENT_DELIVERY || ev->type == MQ_EVENT_CONNECTION ? ev->timestamp : -1;
 }
 
 mq_persisted_t mq_event_persisted(const mq_event_t *ev)
@@ -180,6 +181,31 @@ mq_persisted_t mq_event_persisted(const mq_event_t *ev)
 const char *mq_event_stats(const mq_event_t *ev)
 {
     return ev->type == MQ_EVENT_STATS && ev->block->text ? ev->block->text : "";
+}
+
+mq_conn_state_t mq_event_conn_state(const mq_event_t *ev)
+{
+    return ev->type == MQ_EVENT_CONNECTION ? (mq_conn_state_t)ev->block->conn_state : MQ_CONN_NONE;
+}
+
+const char *mq_event_broker(const mq_event_t *ev)
+{
+    return ev->type == MQ_EVENT_CONNECTION ? ev->block->topic : "";
+}
+
+static int is_reconnecting(const mq_event_t *ev)
+{
+    return ev->type == MQ_EVENT_CONNECTION && ev->block->conn_state == MQ_CONN_RECONNECTING;
+}
+
+int32_t mq_event_conn_attempt(const mq_event_t *ev)
+{
+    return is_reconnecting(ev) ? ev->partition : 0;
+}
+
+int64_t mq_event_conn_delay_ms(const mq_event_t *ev)
+{
+    return is_reconnecting(ev) ? ev->offset : -1;
 }
 
 /* ---- Queue --------------------------------------------------------------- */

@@ -18,6 +18,9 @@ typedef struct mq_event_block {
     int refs;    /* atomic (__atomic builtins) */
     char *topic; /* owned; "" when none */
     char *text;  /* owned error string or stats JSON; may be NULL */
+    /* MQ_EVENT_CONNECTION: the state (mq_conn_state_t); the broker is in
+     * topic, the attempt in the event's partition, the delay in its offset. */
+    int conn_state;
     /* Consumer events: a partition list (one allocation holding the topic
      * strings too; NULL when none) and the rebalance kind. */
     mq_topic_partition_t *parts;

@@ -112,7 +112,13 @@ TEST(Producer, BrokerDownMessagesTimeOut)
         mq_event_t *ev;
         mq_err_t rc = mq_producer_poll(p, 5000, &ev);
         ASSERT_EQ(rc, MQ_OK) << "every message must be reported";
-        if (mq_event_type(ev) == MQ_EVENT_ERROR) {
+        if (mq_event_type(ev) == MQ_EVENT_CONNECTION) {
+            /* No broker: each failed attempt says when the next one comes. */
+            EXPECT_EQ(mq_event_conn_state(ev), MQ_CONN_RECONNECTING);
+            EXPECT_GE(mq_event_conn_attempt(ev), 1);
+            EXPECT_GE(mq_event_conn_delay_ms(ev), 0);
+            EXPECT_STRNE(mq_event_broker(ev), "");
+        } else if (mq_event_type(ev) == MQ_EVENT_ERROR) {
             EXPECT_EQ(mq_event_error(ev), MQ_ERR_TRANSPORT);
             EXPECT_STRNE(mq_event_error_string(ev), "");
             EXPECT_EQ(mq_event_opaque(ev), nullptr);

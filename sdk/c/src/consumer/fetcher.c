@@ -420,22 +420,54 @@ static void update_epoll(mq_consumer_t *c)
     c->conn_events = want;
 }
 
-static void conn_lost(mq_consumer_t *c, const char *why)
+/* A connect attempt failed or the connection was lost: the next attempt
+ * waits the reconnect backoff (net/conn.c); the application hears of it as
+ * an error event and connection-state events. */
+static void conn_failed(mq_consumer_t *c, const char *broker, const char *why, int64_t now)
 {
-    int64_t now = mq__mono_ms();
-    epoll_ctl(c->epfd, EPOLL_CTL_DEL, mq__conn_fd(c->conn), NULL);
-    if (c->connected_at_ms && now - c->connected_at_ms > c->conf->reconnect_backoff_max_ms)
-        mq__backoff_reset(&c->reconnect_backoff);
-    mq_conn_t *conn = c->conn;
-    c->conn = NULL;
-    mq__conn_free(conn); /* fails its calls: their callbacks clear in-flight marks */
+    int64_t delay;
+    mq_event_t *evs[2];
+    size_t n = mq__conn_failed(&c->reconnect_backoff, c->conf, c->connected_at_ms, now, broker,
+                               MQ_ERR_TRANSPORT, why, &delay, evs);
     c->connected_at_ms = 0;
-    c->reconnect_at_ms = now + mq__backoff_next(&c->reconnect_backoff);
+    c->reconnect_at_ms = now + delay;
     pthread_mutex_lock(&c->lock);
     c->stats.reconnects++;
     if (!c->closing)
         push_error(c, MQ_ERR_TRANSPORT, why, NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (c->closing)
+            mq_event_destroy(evs[i]);
+        else
+            mq__cq_push_event(c, evs[i], NULL);
+    }
     pthread_mutex_unlock(&c->lock);
+}
+
+/* The connection is up: the backoff's clock for "stayed up" starts. */
+static void conn_up(mq_consumer_t *c)
+{
+    c->connected_at_ms = mq__mono_ms();
+    mq_event_t *ev =
+        mq__conn_event_new(MQ_CONN_CONNECTED, mq__conn_authority(c->conn), 0, -1, MQ_OK, NULL);
+    pthread_mutex_lock(&c->lock);
+    if (ev && !c->closing)
+        mq__cq_push_event(c, ev, NULL);
+    else
+        mq_event_destroy(ev);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void conn_lost(mq_consumer_t *c, const char *why)
+{
+    int64_t now = mq__mono_ms();
+    epoll_ctl(c->epfd, EPOLL_CTL_DEL, mq__conn_fd(c->conn), NULL);
+    mq_conn_t *conn = c->conn;
+    char broker[300];
+    snprintf(broker, sizeof(broker), "%s", mq__conn_authority(conn));
+    c->conn = NULL;
+    mq__conn_free(conn); /* fails its calls: their callbacks clear in-flight marks */
+    conn_failed(c, broker, why, now);
     mq__group_conn_lost(c);
 }
 
@@ -447,13 +479,12 @@ static void try_connect(mq_consumer_t *c, int64_t now)
     mq_conn_t *conn;
     if (mq__conn_new_tls(c->servers_host[i], c->servers_port[i], c->tls, &conn, why,
                          sizeof(why)) != MQ_OK) {
-        c->reconnect_at_ms = now + mq__backoff_next(&c->reconnect_backoff);
-        pthread_mutex_lock(&c->lock);
-        if (!c->closing)
-            push_error(c, MQ_ERR_TRANSPORT, why, NULL);
-        pthread_mutex_unlock(&c->lock);
+        char broker[300];
+        snprintf(broker, sizeof(broker), "%s:%s", c->servers_host[i], c->servers_port[i]);
+        conn_failed(c, broker, why, now);
         return;
     }
+    mq__conn_apply_conf(conn, c->conf);
     c->conn = conn;
     c->conn_events = mq__conn_events(conn);
     c->connect_deadline_ms = now + c->conf->socket_connection_setup_timeout_ms;
@@ -625,7 +656,7 @@ void *mq__fetcher_main(void *arg)
                 continue;
             }
             if (!was && mq__conn_established(c->conn))
-                c->connected_at_ms = mq__mono_ms();
+                conn_up(c);
         }
     }
     if (c->conn) {

@@ -7,6 +7,7 @@ void mq__backoff_init(mq_backoff_t *b, int64_t initial_ms, int64_t max_ms, uint6
     b->initial_ms = initial_ms;
     b->max_ms = max_ms < initial_ms ? initial_ms : max_ms;
     b->cur_ms = initial_ms;
+    b->attempts = 0;
     b->rng = seed ? seed : 0x2545f4914f6cdd1dull;
 }
 
@@ -28,10 +29,12 @@ int64_t mq__backoff_next(mq_backoff_t *b)
     if (delay > b->max_ms)
         delay = b->max_ms;
     b->cur_ms = b->cur_ms > b->max_ms / 2 ? b->max_ms : b->cur_ms * 2;
+    b->attempts++;
     return delay;
 }
 
 void mq__backoff_reset(mq_backoff_t *b)
 {
     b->cur_ms = b->initial_ms;
+    b->attempts = 0;
 }

@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "error.h"
 #include "event.h"
 #include "net/tls.h"
@@ -59,6 +62,14 @@ struct mq_conn {
     size_t ncalls;
     char authority[300];
     char err[200];
+    /* Liveness (mq__conn_set_liveness): a PING goes out after ping_interval
+     * ms without a byte from the broker, or at once when a call times out;
+     * no byte within ping_timeout of it and the connection is dead. */
+    int64_t ping_interval_ms; /* 0: no PINGs */
+    int64_t ping_timeout_ms;
+    int64_t last_rx_ms;   /* when the broker last sent something */
+    int64_t ping_sent_ms; /* 0: no PING outstanding */
+    int dead;             /* the PING went unanswered: flush and io fail */
 };
 
 static void set_err(mq_conn_t *c, const char *what, int e)
@@ -279,6 +290,14 @@ mq_err_t mq__conn_new(const char *host, const char *port, mq_conn_t **out, char 
 mq_err_t mq__conn_new_tls(const char *host, const char *port, mq_tls_t *tls, mq_conn_t **out,
                           char *errstr, size_t errstr_size)
 {
+    /* OpenSSL writes with write(2): a broker that closed the socket (e.g.
+     * after refusing our certificate) would raise SIGPIPE and kill the
+     * application. Connections are made on the I/O thread, so block it
+     * there for good (a pending SIGPIPE of a blocked thread is harmless). */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
     int rv = getaddrinfo(host, port, &hints, &res);
     if (rv != 0) {
@@ -318,6 +337,28 @@ mq_err_t mq__conn_new_tls(const char *host, const char *port, mq_tls_t *tls, mq_
     return MQ_OK;
 }
 
+void mq__conn_set_keepalive(mq_conn_t *c, int idle_s)
+{
+    /* A backstop under the PINGs: the kernel notices a peer that vanished
+     * even while nothing is being sent. */
+    int one = 1, intvl = idle_s / 3 > 0 ? idle_s / 3 : 1, cnt = 3;
+    setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s));
+    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+void mq__conn_set_liveness(mq_conn_t *c, int64_t ping_interval_ms, int64_t ping_timeout_ms)
+{
+    c->ping_interval_ms = ping_interval_ms;
+    c->ping_timeout_ms = ping_timeout_ms > 0 ? ping_timeout_ms : 1;
+}
+
+const char *mq__conn_authority(const mq_conn_t *c)
+{
+    return c->authority;
+}
+
 int mq__conn_fd(const mq_conn_t *c)
 {
     return c->fd;
@@ -352,6 +393,10 @@ size_t mq__conn_calls(const mq_conn_t *c)
 
 mq_err_t mq__conn_flush(mq_conn_t *c, char *errstr, size_t errstr_size)
 {
+    if (c->dead) {
+        snprintf(errstr, errstr_size, "%s: %s", c->authority, c->err);
+        return MQ_ERR_TRANSPORT;
+    }
     if (!c->established)
         return MQ_OK;
     if (nghttp2_session_send(c->session) != 0) {
@@ -397,6 +442,8 @@ static mq_err_t read_input(mq_conn_t *c, char *errstr, size_t errstr_size)
                            : recv(c->fd, buf, sizeof(buf), 0);
         if (n > 0) {
             c->got_data = 1;
+            c->last_rx_ms = mq__mono_ms();
+            c->ping_sent_ms = 0; /* any byte proves the broker is there */
             ssize_t used = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
             if (used < 0) {
                 snprintf(errstr, errstr_size, "%s: HTTP/2 error: %s", c->authority,
@@ -447,6 +494,7 @@ mq_err_t mq__conn_io(mq_conn_t *c, uint32_t events, char *errstr, size_t errstr_
         if (!(events & EPOLLOUT))
             return MQ_OK;
         c->tcp_up = 1;
+        c->last_rx_ms = mq__mono_ms(); /* liveness counts from here */
         if (!c->tls)
             c->established = 1;
     }
@@ -523,9 +571,35 @@ mq_err_t mq__conn_call(mq_conn_t *c, const char *path, const uint8_t *msg, size_
     return MQ_OK;
 }
 
+/* Sends a PING when the broker has been silent for ping_interval (or a
+ * call just timed out) and declares the connection dead when the PING goes
+ * unanswered for ping_timeout. Returns when to look again. */
+static int64_t check_liveness(mq_conn_t *c, int64_t now, int timed_out)
+{
+    if (!c->established || c->ping_interval_ms <= 0 || c->dead)
+        return INT64_MAX;
+    if (c->ping_sent_ms) {
+        if (now - c->ping_sent_ms < c->ping_timeout_ms)
+            return c->ping_sent_ms + c->ping_timeout_ms;
+        snprintf(c->err, sizeof(c->err),
+                 "no answer to an HTTP/2 PING within %lld ms (connection.ping.timeout.ms): "
+                 "the broker or the network is not responding",
+                 (long long)c->ping_timeout_ms);
+        c->dead = 1;
+        return now;
+    }
+    if (!timed_out && now - c->last_rx_ms < c->ping_interval_ms)
+        return c->last_rx_ms + c->ping_interval_ms;
+    if (nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL) != 0)
+        return INT64_MAX;
+    c->ping_sent_ms = now > 0 ? now : 1;
+    return c->ping_sent_ms + c->ping_timeout_ms;
+}
+
 int64_t mq__conn_expire(mq_conn_t *c, int64_t now)
 {
     int64_t next = INT64_MAX;
+    int timed_out = 0;
     call_t *k = c->calls;
     while (k) {
         call_t *nx = k->next;
@@ -533,12 +607,14 @@ int64_t mq__conn_expire(mq_conn_t *c, int64_t now)
             nghttp2_session_set_stream_user_data(c->session, k->stream_id, NULL);
             nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, k->stream_id, NGHTTP2_CANCEL);
             finish_call(c, k, MQ_ERR_TIMED_OUT);
+            timed_out = 1;
         } else if (k->deadline_ms < next) {
             next = k->deadline_ms;
         }
         k = nx;
     }
-    return next;
+    int64_t live = check_liveness(c, now, timed_out);
+    return live < next ? live : next;
 }
 
 void mq__conn_free(mq_conn_t *c)
@@ -553,4 +629,45 @@ void mq__conn_free(mq_conn_t *c)
     mq__tls_session_free(c->ssl);
     close(c->fd);
     free(c);
+}
+
+/* ---- the reconnect policy of an I/O thread ------------------------------ */
+
+void mq__conn_apply_conf(mq_conn_t *c, const struct mq_conf *conf)
+{
+    if (conf->socket_keepalive_enable)
+        mq__conn_set_keepalive(c, 60);
+    mq__conn_set_liveness(c, conf->connection_ping_interval_ms, conf->connection_ping_timeout_ms);
+}
+
+mq_event_t *mq__conn_event_new(mq_conn_state_t state, const char *broker, int32_t attempt,
+                               int64_t delay_ms, mq_err_t err, const char *why)
+{
+    mq_event_t *ev = mq__events_new(1, MQ_EVENT_CONNECTION, broker, err != MQ_OK ? why : NULL);
+    if (!ev)
+        return NULL;
+    ev->block->conn_state = (int)state;
+    ev->err = err;
+    ev->partition = attempt;
+    ev->offset = delay_ms;
+    ev->timestamp = mq__wall_ms();
+    return ev;
+}
+
+size_t mq__conn_failed(mq_backoff_t *b, const struct mq_conf *conf, int64_t connected_at_ms,
+                       int64_t now, const char *broker, mq_err_t err, const char *why,
+                       int64_t *delay_ms, mq_event_t *out[2])
+{
+    /* A connection that stayed up long enough was fine: start over. */
+    if (connected_at_ms && now - connected_at_ms >= conf->reconnect_backoff_max_ms)
+        mq__backoff_reset(b);
+    *delay_ms = mq__backoff_next(b);
+    size_t n = 0;
+    if (connected_at_ms &&
+        (out[n] = mq__conn_event_new(MQ_CONN_DISCONNECTED, broker, 0, -1, err, why)))
+        n++;
+    if ((out[n] =
+             mq__conn_event_new(MQ_CONN_RECONNECTING, broker, b->attempts, *delay_ms, err, why)))
+        n++;
+    return n;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "mqclient.h"
+#include "net/backoff.h"
 #include "net/tls.h"
 
 #ifdef __cplusplus
@@ -39,6 +40,17 @@ mq_err_t mq__conn_new(const char *host, const char *port, mq_conn_t **out, char 
 mq_err_t mq__conn_new_tls(const char *host, const char *port, mq_tls_t *tls, mq_conn_t **out,
                           char *errstr, size_t errstr_size);
 int mq__conn_fd(const mq_conn_t *c);
+/* "host:port" as given to mq__conn_new. */
+const char *mq__conn_authority(const mq_conn_t *c);
+/* TCP keepalive: probes after idle_s seconds of silence, then every
+ * idle_s/3, three times. */
+void mq__conn_set_keepalive(mq_conn_t *c, int idle_s);
+/* HTTP/2 PING liveness (0 interval = off): once established, a PING is sent
+ * after ping_interval_ms without a byte from the broker, and at once when
+ * a call times out; when no byte arrives within ping_timeout_ms of it,
+ * mq__conn_expire marks the connection dead and the next mq__conn_flush or
+ * mq__conn_io returns MQ_ERR_TRANSPORT saying so. */
+void mq__conn_set_liveness(mq_conn_t *c, int64_t ping_interval_ms, int64_t ping_timeout_ms);
 /* How the connection failed: MQ_ERR_AUTHENTICATION (TLS handshake refused,
  * by us or the broker: errstr of mq__conn_io names OpenSSL's reason) or
  * MQ_ERR_TRANSPORT. */
@@ -66,11 +78,38 @@ uint8_t *mq__conn_take_response(void);
 mq_err_t mq__conn_flush(mq_conn_t *c, char *errstr, size_t errstr_size);
 /* Calls in progress. */
 size_t mq__conn_calls(const mq_conn_t *c);
-/* Fails calls whose deadline passed (MQ_ERR_TIMED_OUT, stream reset);
- * returns the earliest remaining deadline (monotonic ms) or INT64_MAX. */
+/* Fails calls whose deadline passed (MQ_ERR_TIMED_OUT, stream reset) and
+ * runs the PING liveness check; returns the earliest remaining deadline
+ * (monotonic ms) or INT64_MAX. */
 int64_t mq__conn_expire(mq_conn_t *c, int64_t now_ms);
 /* Fails every call with MQ_ERR_TRANSPORT and frees the connection. */
 void mq__conn_free(mq_conn_t *c);
+
+/* ---- the reconnect policy both I/O threads follow ----------------------
+ * The owner (producer/sender.c, consumer/fetcher.c) keeps one connection:
+ * it connects when its reconnect time comes (bootstrap servers in turn),
+ * fails a connect that takes socket.connection.setup.timeout.ms, and after
+ * every failure waits the delay mq__conn_failed draws. */
+struct mq_conf;
+
+/* TCP keepalive (socket.keepalive.enable) and PING liveness
+ * (connection.ping.interval.ms / connection.ping.timeout.ms) from conf. */
+void mq__conn_apply_conf(mq_conn_t *c, const struct mq_conf *conf);
+
+/* A connection-state event (MQ_EVENT_CONNECTION) for the owner's queue;
+ * NULL when memory ran out. why is kept only with an error. */
+mq_event_t *mq__conn_event_new(mq_conn_state_t state, const char *broker, int32_t attempt,
+                               int64_t delay_ms, mq_err_t err, const char *why);
+
+/* A connect attempt failed, or a connection was lost, at now
+ * (connected_at_ms: when it was established, 0 if it never was). Starts
+ * the backoff over if the connection stayed up reconnect.backoff.max.ms,
+ * then draws the delay to the next attempt into *delay_ms. out receives the
+ * events to queue (DISCONNECTED when it had been connected, then
+ * RECONNECTING with the attempt number and delay); returns their count. */
+size_t mq__conn_failed(mq_backoff_t *b, const struct mq_conf *conf, int64_t connected_at_ms,
+                       int64_t now, const char *broker, mq_err_t err, const char *why,
+                       int64_t *delay_ms, mq_event_t *out[2]);
 
 #ifdef __cplusplus
 }

@@ -181,6 +181,8 @@ static void on_produce(void *arg, mq_err_t err, const char *msg, const uint8_t *
     for (size_t i = 0; i < call->n; i++) {
         mq_pbatch_t *b = call->batches[i];
         if (err != MQ_OK) {
+            if (!msg)
+                msg = mq_err_str(err);
             /* The whole call failed: without an answer the batch may be stored. */
             batch_failed(p, b, err, msg, sent && err != MQ_ERR_PROTOCOL ? 1 : sent);
             continue;
@@ -537,24 +539,50 @@ static void update_epoll(mq_producer_t *p)
     p->conn_events = want;
 }
 
+/* A connect attempt failed or the connection was lost: the next attempt
+ * waits the reconnect backoff; the application hears of it as an error
+ * event and connection-state events. */
+static void conn_failed(mq_producer_t *p, const char *broker, mq_err_t err, const char *why,
+                        int64_t now)
+{
+    int64_t delay;
+    mq_event_t *evs[2];
+    size_t n = mq__conn_failed(&p->reconnect_backoff, p->conf, p->connected_at_ms, now, broker, err,
+                               why, &delay, evs);
+    p->connected_at_ms = 0;
+    p->reconnect_at_ms = now + delay;
+    p->stats.reconnects++;
+    emit_error(p, err, why);
+    for (size_t i = 0; i < n; i++)
+        mq__eq_push(&p->events, evs[i], evs[i], 1);
+}
+
 static void conn_lost(mq_producer_t *p, const char *why)
 {
     int64_t now = mq__mono_ms();
     epoll_ctl(p->epfd, EPOLL_CTL_DEL, mq__conn_fd(p->conn), NULL);
-    /* A connection that stayed up a while was fine: start backoff over. */
-    if (p->connected_at_ms && now - p->connected_at_ms > p->conf->reconnect_backoff_max_ms)
-        mq__backoff_reset(&p->reconnect_backoff);
     mq_conn_t *c = p->conn;
     mq_err_t err = mq__conn_error(c); /* MQ_ERR_AUTHENTICATION for TLS refusals */
+    char broker[300];
+    snprintf(broker, sizeof(broker), "%s", mq__conn_authority(c));
     p->conn = NULL;
     mq__conn_free(c); /* fails its calls: retries get queued */
     p->metadata_in_flight = 0;
+    /* Partition counts may have changed while we were away. */
+    p->metadata_refresh_at_ms = 0;
     if (p->pid_state == PID_REQUESTED)
         p->pid_state = PID_NONE;
-    p->connected_at_ms = 0;
-    p->reconnect_at_ms = now + mq__backoff_next(&p->reconnect_backoff);
-    p->stats.reconnects++;
-    emit_error(p, err, why);
+    conn_failed(p, broker, err, why, now);
+}
+
+/* The connection is up: the backoff's clock for "stayed up" starts. */
+static void conn_up(mq_producer_t *p)
+{
+    p->connected_at_ms = mq__mono_ms();
+    mq_event_t *ev =
+        mq__conn_event_new(MQ_CONN_CONNECTED, mq__conn_authority(p->conn), 0, -1, MQ_OK, NULL);
+    if (ev)
+        mq__eq_push(&p->events, ev, ev, 1);
 }
 
 static void try_connect(mq_producer_t *p, int64_t now)
@@ -564,10 +592,12 @@ static void try_connect(mq_producer_t *p, int64_t now)
     char why[300] = "";
     mq_conn_t *c;
     if (mq__conn_new_tls(s->host, s->port, p->tls, &c, why, sizeof(why)) != MQ_OK) {
-        p->reconnect_at_ms = now + mq__backoff_next(&p->reconnect_backoff);
-        emit_error(p, MQ_ERR_TRANSPORT, why);
+        char broker[300];
+        snprintf(broker, sizeof(broker), "%s:%s", s->host, s->port);
+        conn_failed(p, broker, MQ_ERR_TRANSPORT, why, now);
         return;
     }
+    mq__conn_apply_conf(c, p->conf);
     p->conn = c;
     p->conn_events = mq__conn_events(c);
     p->connect_deadline_ms = now + p->conf->socket_connection_setup_timeout_ms;
@@ -750,7 +780,7 @@ void *mq__sender_main(void *arg)
                 continue;
             }
             if (!was && mq__conn_established(p->conn))
-                p->connected_at_ms = mq__mono_ms();
+                conn_up(p);
         }
     }
     shutdown_all(p);
