@@ -785,6 +785,60 @@ TEST(BatchBuilder, RejectsBadArguments)
     mq__batch_builder_free(&b);
 }
 
+TEST(BatchBuilder, LengthVarintBoundaries)
+{
+    // The builder writes header-less records of 58..8170 key+value bytes in
+    // one pass (two-byte length varint) and everything else by computing the
+    // size first: records on both sides of each bound, with one- to
+    // many-byte timestamp deltas, null and empty fields, and offset deltas
+    // past 8191 (three-byte varints) must decode as built, and the builder
+    // must grow by exactly mq__batch_record_size.
+    std::vector<Rec> recs;
+    const size_t kvs[] = {0,    1,    50,   55,   56,   57,   58,   59,   64,   100, 4095,
+                          4096, 4097, 8150, 8169, 8170, 8171, 8172, 8191, 8192, 9000};
+    const int64_t deltas[] = {0,    1,    -1,        63,           64,          -65,
+                              8191, 8192, 1LL << 40, -(1LL << 50), -(1LL << 62)};
+    int64_t base = 1700000000000;
+    int64_t offset = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t kv : kvs) {
+            for (int64_t d : deltas) {
+                for (int shape = 0; shape < 3; shape++) {
+                    Rec r;
+                    r.offset = offset++;
+                    r.timestamp = base + d;
+                    if (shape == 0) { // null key, all bytes in the value
+                        r.key_null = true;
+                        r.value.assign(kv, 'v');
+                    } else if (shape == 1) { // key and value share them
+                        r.key.assign(kv / 3, 'k');
+                        r.value.assign(kv - kv / 3, 'v');
+                    } else { // all in the key, null value
+                        r.key.assign(kv, 'k');
+                        r.value_null = true;
+                    }
+                    recs.push_back(r);
+                }
+            }
+        }
+        // Second pass: offset deltas over 8191 (small records fill the gap).
+        while (pass == 0 && offset < 8300) {
+            Rec r;
+            r.offset = offset++;
+            r.timestamp = base;
+            r.value.assign(3, 'x');
+            recs.push_back(r);
+        }
+    }
+    Bytes b = build(recs, -1, -1, -1);
+    ASSERT_EQ(mq__batch_validate(b.data(), b.size()), MQ_OK);
+    std::vector<Rec> got;
+    ASSERT_EQ(decode(b.data(), b.size(), &got), 0);
+    ASSERT_EQ(got.size(), recs.size());
+    for (size_t i = 0; i < recs.size(); i++)
+        ASSERT_EQ(got[i], recs[i]) << "record " << i;
+}
+
 // ---- Hostile input -------------------------------------------------------------
 
 TEST(BatchHostile, BadCrcAnywhereInCoveredBytes)

@@ -513,18 +513,41 @@ static int headers_valid(const mq_header_t *headers, size_t header_count)
     return 1;
 }
 
-/* The size is computed first (arithmetic only), then the record is written
- * with one cursor into space reserved once; the CRC waits for finish. */
-mq_err_t mq__batch_builder_add(mq_batch_builder_t *b, int64_t timestamp, const void *key,
-                               size_t key_len, const void *value, size_t value_len,
-                               const mq_header_t *headers, size_t header_count)
+/* The common record in one pass, sizing it by writing it: no headers, key
+ * and value under 4 KiB together between 58 and 8170 bytes. Its body is
+ * then kv + 6 to kv + 21 bytes (attributes, header count and the varints),
+ * 64..8191, so its length varint is two bytes whatever the deltas: the
+ * fields go right after those two bytes, and the length is filled in last.
+ * Returns 0, having written nothing, when the record is not such a one or
+ * the buffer might not hold it. */
+static inline int add_common(mq_batch_builder_t *b, int64_t ts_delta, const void *key,
+                             size_t key_len, const void *value, size_t value_len)
 {
-    if (builder_finished(b) || b->count == INT32_MAX ||
-        (header_count && !headers_valid(headers, header_count)))
-        return MQ_ERR_INVALID_ARG;
-    int64_t ts_delta = 0;
-    if (b->count && __builtin_sub_overflow(timestamp, b->base_timestamp, &ts_delta))
-        return MQ_ERR_INVALID_ARG;
+    size_t kv = (key ? key_len : 0) + (value ? value_len : 0);
+    if ((key_len | value_len) >= 4096 || kv < 58 || kv > 8170 || b->len + 2 + kv + 21 > b->cap ||
+        b->len > INT32_MAX - 8192)
+        return 0;
+    uint8_t *start = b->buf + b->len;
+    uint8_t *p = start + 2;
+    *p++ = 0; /* record attributes */
+    p = put_varint(p, ts_delta);
+    p = put_varint(p, b->count);
+    p = put_field(p, key, key_len);
+    p = put_field(p, value, value_len);
+    *p++ = 0; /* no headers */
+    size_t body = (size_t)(p - start) - 2;
+    start[0] = (uint8_t)((body << 1) | 0x80); /* zig-zag: body * 2, low 7 bits */
+    start[1] = (uint8_t)(body >> 6);
+    b->len += 2 + body;
+    return 1;
+}
+
+/* Any record: the size is computed first (arithmetic only), then the record
+ * is written with one cursor into space reserved once. */
+static mq_err_t add_any(mq_batch_builder_t *b, int64_t ts_delta, const void *key, size_t key_len,
+                        const void *value, size_t value_len, const mq_header_t *headers,
+                        size_t header_count)
+{
     size_t body = mq__batch_record_body_size(ts_delta, b->count, key_len, !key, value_len, !value,
                                              headers, header_count);
     if (body == SIZE_MAX)
@@ -538,7 +561,6 @@ mq_err_t mq__batch_builder_add(mq_batch_builder_t *b, int64_t timestamp, const v
         if (err != MQ_OK)
             return err;
     }
-
     uint8_t *p = put_varint(b->buf + b->len, (int64_t)body);
     *p++ = 0; /* record attributes */
     p = put_varint(p, ts_delta);
@@ -549,6 +571,25 @@ mq_err_t mq__batch_builder_add(mq_batch_builder_t *b, int64_t timestamp, const v
     if (header_count)
         put_headers(p, headers, header_count);
     b->len = end;
+    return MQ_OK;
+}
+
+/* The CRC waits for finish. */
+mq_err_t mq__batch_builder_add(mq_batch_builder_t *b, int64_t timestamp, const void *key,
+                               size_t key_len, const void *value, size_t value_len,
+                               const mq_header_t *headers, size_t header_count)
+{
+    if (builder_finished(b) || b->count == INT32_MAX ||
+        (header_count && !headers_valid(headers, header_count)))
+        return MQ_ERR_INVALID_ARG;
+    int64_t ts_delta = 0;
+    if (b->count && __builtin_sub_overflow(timestamp, b->base_timestamp, &ts_delta))
+        return MQ_ERR_INVALID_ARG;
+    if (header_count || !add_common(b, ts_delta, key, key_len, value, value_len)) {
+        mq_err_t err = add_any(b, ts_delta, key, key_len, value, value_len, headers, header_count);
+        if (err != MQ_OK)
+            return err;
+    }
     if (b->count == 0) {
         b->base_timestamp = timestamp;
         b->max_timestamp = timestamp;
