@@ -1053,8 +1053,13 @@ mq_err_t mq_consumer_poll_batch(mq_consumer_t *c, int32_t timeout_ms, size_t max
         int got = next_item(c, &b->msgs[b->count], &e);
         if (got == GOT_MESSAGE) {
             if (!batch_add_chunk(b, c->cur)) {
-                /* Put it back: the position moved past it. */
-                c->cur->part->position = b->msgs[b->count].offset;
+                /* Out of memory: fetch the partition again from this message
+                 * (the cursor has moved past it). */
+                mq_cpart_t *p = c->cur->part;
+                int64_t off = b->msgs[b->count].offset;
+                if (c->conf->enable_auto_offset_store)
+                    p->stored = off;
+                mq__cpart_restart(c, p, off);
                 break;
             }
             b->msgs[b->count].chunk = NULL;
