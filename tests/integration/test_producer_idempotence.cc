@@ -188,4 +188,62 @@ TEST_F(ProducerIdempotenceTest, MessageTimeoutInFlightBumpsTheEpoch)
     EXPECT_EQ(hs[1].base_sequence, 0);
 }
 
+// A batch whose answer was lost (it may be stored) is still waiting for
+// its retry when another batch fails for good and the epoch is bumped: it
+// must not simply be resent under the new epoch (the broker would store it
+// again). It goes once more under its old epoch, the broker recognises the
+// retry and answers its original offset.
+TEST_F(ProducerIdempotenceTest, MaybeStoredBatchIsNotDuplicatedByABump)
+{
+    StartBroker();
+    CreateTopic("idem", 2, "\"config\":{\"max.message.bytes\":\"2000\"}");
+    char err[256];
+    fp_ = fp_start(broker_.host(), broker_.port(), err, sizeof err);
+    ASSERT_NE(fp_, nullptr) << err;
+    NewProducer(fp_addr(fp_), {{"linger.ms", "1"},
+                               {"retry.backoff.ms", "1500"},
+                               {"retry.backoff.max.ms", "1500"},
+                               {"reconnect.backoff.ms", "20"},
+                               {"reconnect.backoff.max.ms", "100"}});
+    std::string v0 = "first";
+    ASSERT_EQ(mq_produce(p_, "idem", 0, NULL, 0, v0.data(), v0.size(), NULL, 0, 0, (void *)0, 0),
+              MQ_OK);
+    ASSERT_EQ(Reports(1)[0], MQ_OK);
+
+    // B: stored by the broker, its answer dropped; it waits 1.5 s to retry.
+    fp_drop_response(fp_, "Produce", 0);
+    std::string vb = "maybe stored";
+    ASSERT_EQ(mq_produce(p_, "idem", 0, NULL, 0, vb.data(), vb.size(), NULL, 0, 0, (void *)0, 0),
+              MQ_OK);
+    fp_counters_t c = {};
+    for (int i = 0; i < 500 && c.responses_dropped == 0; i++) {
+        usleep(10000);
+        fp_get_counters(fp_, &c);
+    }
+    ASSERT_EQ(c.responses_dropped, 1u);
+    // A: refused for good (too large) on the other partition: a bump.
+    std::string va(5000, 'a');
+    ASSERT_EQ(mq_produce(p_, "idem", 1, NULL, 0, va.data(), va.size(), NULL, 0, 0, (void *)1, 0),
+              MQ_OK);
+    auto r = Reports(2);
+    EXPECT_EQ(r[0], MQ_OK) << "B: " << mq_err_str(r[0]);
+    EXPECT_EQ(r[1], MQ_ERR_MESSAGE_TOO_LARGE) << "A: " << mq_err_str(r[1]);
+
+    // After the bump the producer goes on under the new epoch.
+    std::string vc = "after";
+    ASSERT_EQ(mq_produce(p_, "idem", 0, NULL, 0, vc.data(), vc.size(), NULL, 0, 0, (void *)0, 0),
+              MQ_OK);
+    ASSERT_EQ(mq_producer_flush(p_, 20000), MQ_OK);
+    ASSERT_EQ(Reports(1)[0], MQ_OK);
+    auto hs = StoredHeaders();
+    int64_t records = 0;
+    for (auto &h : hs)
+        records += h.record_count;
+    EXPECT_EQ(records, 3) << "B must be stored once";
+    ASSERT_EQ(hs.size(), 3u);
+    EXPECT_EQ(hs[1].producer_epoch, 0);
+    EXPECT_EQ(hs[2].producer_epoch, 1);
+    EXPECT_EQ(hs[2].base_sequence, 0);
+}
+
 } // namespace

@@ -57,6 +57,15 @@ static mq_event_t *alloc_events(size_t n, const char *topic, const char *text)
     return ev;
 }
 
+/* 1 if b was built under an older producer id or epoch than the current
+ * ones (the epoch was bumped since). */
+static int stale_stamp(const mq_producer_t *p, const mq_pbatch_t *b)
+{
+    mq_batch_header_t h;
+    return b->wire && mq__batch_parse_header(b->wire, b->wire_len, &h) == MQ_OK &&
+           (h.producer_id != p->producer_id || h.producer_epoch != p->producer_epoch);
+}
+
 /* Reports every message of b and frees it. in_flight: b holds a slot. */
 static void report_batch(mq_producer_t *p, mq_pbatch_t *b, int in_flight, mq_err_t err,
                          const char *text, int64_t base_offset, int64_t append_time,
@@ -65,7 +74,7 @@ static void report_batch(mq_producer_t *p, mq_pbatch_t *b, int in_flight, mq_err
     /* A batch that took sequence numbers failed for good: the broker may or
      * may not have them, so later batches of its partition would be refused
      * as out of order forever. A new epoch restarts every sequence at 0. */
-    if (err != MQ_OK && b->base_sequence >= 0 && p->conf->enable_idempotence)
+    if (err != MQ_OK && b->base_sequence >= 0 && p->conf->enable_idempotence && !stale_stamp(p, b))
         p->pid_bump = 1;
     mq_event_t *ev = alloc_events((size_t)b->count, b->topic->name, err ? text : NULL);
     for (int32_t i = 0; i < b->count; i++) {
@@ -125,12 +134,21 @@ static void batch_failed(mq_producer_t *p, mq_pbatch_t *b, mq_err_t err, const c
     b->sent |= possibly;
     int expired = b->deadline_ms && now >= b->deadline_ms;
     int stopping = __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE);
-    int retriable = mq_err_is_retriable(err) ||
-                    (err == MQ_ERR_OUT_OF_ORDER_SEQUENCE && p->conf->enable_idempotence);
-    /* The broker lost this producer's state (e.g. its log tail was cut):
-     * the batch goes again under a new epoch, from sequence 0. */
-    if (err == MQ_ERR_UNKNOWN_PRODUCER && p->conf->enable_idempotence)
+    int idem = p->conf->enable_idempotence;
+    int retriable = mq_err_is_retriable(err) || (err == MQ_ERR_OUT_OF_ORDER_SEQUENCE && idem);
+    int seq_err = err == MQ_ERR_OUT_OF_ORDER_SEQUENCE || err == MQ_ERR_PRODUCER_FENCED ||
+                  err == MQ_ERR_UNKNOWN_PRODUCER;
+    if (idem && seq_err && stale_stamp(p, b)) {
+        /* A batch that may have been stored went once more under its old
+         * epoch after a bump, to find out: the broker says it does not have
+         * it, so it may now go under the new epoch (finish_batch). */
+        b->sent = 0;
+        retriable = 1;
+    } else if (idem && err == MQ_ERR_UNKNOWN_PRODUCER) {
+        /* The broker lost this producer's state (e.g. it expired): the
+         * batch goes again under a new epoch, from sequence 0. */
         p->pid_bump = 1;
+    }
     if (retriable && !expired && !stopping && b->attempts < p->conf->retries) {
         b->attempts++;
         p->stats.retries++;
@@ -230,7 +248,10 @@ static void restamp(mq_producer_t *p, mq_pbatch_t *b)
 static mq_err_t finish_batch(mq_producer_t *p, mq_pbatch_t *b)
 {
     if (b->wire) {
-        if (p->conf->enable_idempotence)
+        /* A batch that may already be stored goes unchanged: under its old
+         * epoch the broker still recognises it as a retry (batch_failed
+         * lets it take the new epoch once the broker says it has not). */
+        if (p->conf->enable_idempotence && !b->sent)
             restamp(p, b);
         return MQ_OK;
     }
