@@ -304,6 +304,47 @@ TEST_F(ProducerTlsTest, WrongBrokerSanIsRefusedByTheClient)
     mq_producer_destroy(p);
 }
 
+// With the authorizer on, an idempotent producer whose principal may write
+// nowhere fails with CLUSTER_AUTHORIZATION (not "unsupported"); given a
+// write rule it produces.
+TEST_F(ProducerTlsTest, UnauthorizedIdempotentProducerSaysSo)
+{
+    std::vector<std::string> args = TlsBrokerArgs();
+    args.insert(args.end(), {"--authorizer.enabled", "true", "--super.users", "client"});
+    ASSERT_NO_FATAL_FAILURE(StartBroker(args));
+    ASSERT_NO_FATAL_FAILURE(CreateTopic("guarded", 1));
+    // bob may look the topic up (Metadata) but not write anywhere.
+    AdminReply r = AdminTls(broker_.admin_addr(), "POST", "/api/v1/acls",
+                            "{\"principal\":\"bob\",\"resource_type\":\"topic\",\"resource_name\":"
+                            "\"guarded\",\"operation\":\"describe\",\"permission\":\"allow\"}",
+                            "client");
+    ASSERT_EQ(r.status, 201) << r.body;
+    Kv kv = TlsConf("bob");
+    kv.insert(kv.end(), {{"enable.idempotence", "true"}, {"acks", "all"}});
+    mq_producer_t *p = NewProducer(kv);
+    ASSERT_NE(p, nullptr);
+    std::vector<std::pair<mq_err_t, std::string>> errors;
+    mq_err_t report = MQ_OK;
+    EXPECT_EQ(ProduceAll(p, "guarded", 1, &errors, &report, 10000), 0);
+    mq_producer_destroy(p);
+    EXPECT_EQ(report, MQ_ERR_CLUSTER_AUTHORIZATION);
+    bool said = false;
+    for (auto &e : errors)
+        said |= e.first == MQ_ERR_CLUSTER_AUTHORIZATION &&
+                e.second.find("principal 'bob' is not allowed to write") != std::string::npos;
+    EXPECT_TRUE(said) << (errors.empty() ? "(no error event)" : errors[0].second);
+
+    r = AdminTls(broker_.admin_addr(), "POST", "/api/v1/acls",
+                 "{\"principal\":\"bob\",\"resource_type\":\"topic\",\"resource_name\":"
+                 "\"guarded\",\"operation\":\"write\",\"permission\":\"allow\"}",
+                 "client");
+    ASSERT_EQ(r.status, 201) << r.body;
+    p = NewProducer(kv);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ProduceAll(p, "guarded", 5), 5);
+    mq_producer_destroy(p);
+}
+
 // Encrypted private keys on both sides: ssl.key.password opens them.
 TEST_F(ProducerTlsTest, EncryptedKeysNeedTheirPassword)
 {

@@ -514,11 +514,17 @@ static void on_init_pid(void *arg, mq_err_t err, const char *msg, const uint8_t 
     } else if (err == MQ_ERR_UNSUPPORTED || !mq_err_is_retriable(err)) {
         /* Sending without a producer id would silently drop the guarantee the
          * application asked for: fail instead, and say how to go on. */
-        snprintf(text, sizeof(text),
-                 "enable.idempotence: the broker cannot hand out a producer id (%s%s%s); "
-                 "messages fail until enable.idempotence=false is set",
-                 mq_err_str(err), msg ? ": " : "", msg ? msg : "");
+        if (err == MQ_ERR_CLUSTER_AUTHORIZATION)
+            snprintf(text, sizeof(text), "not authorized to produce (InitProducerId): %s",
+                     msg ? msg : mq_err_str(err));
+        else
+            snprintf(text, sizeof(text),
+                     "enable.idempotence: the broker cannot hand out a producer id (%s%s%s); "
+                     "messages fail until enable.idempotence=false is set",
+                     mq_err_str(err), msg ? ": " : "", msg ? msg : "");
         p->pid_state = PID_FAILED;
+        p->pid_fail_err = err == MQ_ERR_CLUSTER_AUTHORIZATION ? err : MQ_ERR_UNSUPPORTED;
+        snprintf(p->pid_fail_text, sizeof(p->pid_fail_text), "%s", text);
         emit_error(p, err, text);
     } else {
         p->pid_state = PID_NONE;
@@ -695,10 +701,9 @@ static void pump(mq_producer_t *p, int64_t now, int64_t *next)
         mq_pbatch_t *bl;
         mq_ua_msg_t *ul;
         mq__acc_take_all(&p->acc, &bl, &ul);
-        report_list(p, bl, MQ_ERR_UNSUPPORTED,
-                    "enable.idempotence is on but the broker cannot hand out producer ids");
-        report_ua(p, ul, MQ_ERR_UNSUPPORTED,
-                  "enable.idempotence is on but the broker cannot hand out producer ids");
+        /* Not authorized is said as such; anything else is UNSUPPORTED. */
+        report_list(p, bl, p->pid_fail_err, p->pid_fail_text);
+        report_ua(p, ul, p->pid_fail_err, p->pid_fail_text);
     }
     /* Unassigned messages past their deadline (no metadata yet). */
     pthread_mutex_lock(&p->acc.lock);
