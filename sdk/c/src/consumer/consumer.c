@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "consumer/group.h"
@@ -24,6 +25,7 @@ struct mq_message {
     const uint8_t *key, *value, *headers;
     size_t key_len, value_len, headers_len;
     mq_timestamp_type_t tstype;
+    int in_slab; /* lives in its chunk's slab (freed with the chunk) */
 };
 
 struct mq_message_batch {
@@ -55,6 +57,7 @@ void mq__chunk_release(mq_chunk_t *ch)
         return;
     for (size_t i = 0; i < ch->ndec; i++)
         free(ch->dec[i]);
+    free(ch->slab);
     free(ch->dec);
     free(ch->topic);
     mq__fbuf_release(ch->buf);
@@ -930,12 +933,18 @@ static int next_item(mq_consumer_t *c, mq_message_t *m, mq_event_t **ev)
 
 /* Waits (lock held) until something is queued, the deadline passes or
  * the consumer is closed. Returns 0 on timeout. */
-static int wait_ready(mq_consumer_t *c, int32_t timeout_ms, const struct timespec *until)
+static int wait_ready(mq_consumer_t *c, int32_t timeout_ms, struct timespec *until, int *have)
 {
     if (c->cur || c->qhead)
         return 1;
     if (timeout_ms == 0 || c->closed_taken)
         return 0;
+    if (timeout_ms > 0 && !*have) {
+        /* The deadline is computed only when a wait is needed: a poll that
+         * finds a message at once reads no clock. */
+        mq__abstime(until, timeout_ms);
+        *have = 1;
+    }
     int rc = timeout_ms < 0 ? pthread_cond_wait(&c->cond, &c->lock)
                             : pthread_cond_timedwait(&c->cond, &c->lock, until);
     return rc != ETIMEDOUT || c->cur || c->qhead;
@@ -943,10 +952,37 @@ static int wait_ready(mq_consumer_t *c, int32_t timeout_ms, const struct timespe
 
 static void note_poll(mq_consumer_t *c)
 {
-    int64_t now = mq__mono_ms();
+    /* The coarse clock (a few ms) is plenty for max.poll.interval.ms, and
+     * much cheaper than a precise read on every poll. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     if (c->group && now - c->last_poll_ms > 100)
         mq__consumer_wake(c); /* a member that left for max.poll may rejoin */
     c->last_poll_ms = now;
+}
+
+/* A message of mq_consumer_poll: a slot of the chunk's slab (one
+ * allocation per chunk instead of one per message), holding a reference on
+ * the chunk. NULL if memory ran out. */
+static mq_message_t *slab_message(mq_chunk_t *ch, const mq_message_t *m)
+{
+    mq_message_t *out = NULL;
+    if (!ch->slab && ch->nrecords)
+        ch->slab = malloc(ch->nrecords * sizeof(*ch->slab));
+    if (ch->slab && ch->slab_used < ch->nrecords) {
+        out = &ch->slab[ch->slab_used++];
+        *out = *m;
+        out->in_slab = 1;
+    } else if ((out = malloc(sizeof(*out)))) {
+        *out = *m;
+        out->in_slab = 0;
+    } else {
+        return NULL;
+    }
+    out->chunk = ch;
+    chunk_ref(ch);
+    return out;
 }
 
 mq_err_t mq_consumer_poll(mq_consumer_t *c, int32_t timeout_ms, mq_message_t **msg, mq_event_t **ev)
@@ -958,11 +994,8 @@ mq_err_t mq_consumer_poll(mq_consumer_t *c, int32_t timeout_ms, mq_message_t **m
     if (!c || !msg || !ev || timeout_ms < -1)
         return MQ_ERR_INVALID_ARG;
     struct timespec until;
-    if (timeout_ms > 0)
-        mq__abstime(&until, timeout_ms);
-    mq_message_t *m = malloc(sizeof(*m));
-    if (!m)
-        return MQ_ERR_NO_MEMORY;
+    int have_until = 0;
+    mq_message_t tmp, *m = &tmp;
     pthread_mutex_lock(&c->lock);
     note_poll(c);
     mq_err_t err = MQ_ERR_TIMED_OUT;
@@ -973,12 +1006,17 @@ mq_err_t mq_consumer_poll(mq_consumer_t *c, int32_t timeout_ms, mq_message_t **m
         }
         int got = next_item(c, m, ev);
         if (got == GOT_MESSAGE) {
-            m->chunk = c->cur;
-            chunk_ref(c->cur);
+            if (!(*msg = slab_message(c->cur, m))) {
+                /* Out of memory: fetch again from this message. */
+                mq_cpart_t *p = c->cur->part;
+                if (c->conf->enable_auto_offset_store)
+                    p->stored = m->offset;
+                mq__cpart_restart(c, p, m->offset);
+                err = MQ_ERR_NO_MEMORY;
+                break;
+            }
             c->stats.msgs++;
             c->stats.bytes += (int64_t)m->value_len;
-            *msg = m;
-            m = NULL;
             err = MQ_OK;
             break;
         }
@@ -986,11 +1024,10 @@ mq_err_t mq_consumer_poll(mq_consumer_t *c, int32_t timeout_ms, mq_message_t **m
             err = MQ_OK;
             break;
         }
-        if (!wait_ready(c, timeout_ms, &until))
+        if (!wait_ready(c, timeout_ms, &until, &have_until))
             break;
     }
     pthread_mutex_unlock(&c->lock);
-    free(m);
     return err;
 }
 
@@ -1021,8 +1058,7 @@ mq_err_t mq_consumer_poll_batch(mq_consumer_t *c, int32_t timeout_ms, size_t max
     if (!c || !out || !ev || !max || timeout_ms < -1)
         return MQ_ERR_INVALID_ARG;
     struct timespec until;
-    if (timeout_ms > 0)
-        mq__abstime(&until, timeout_ms);
+    int have_until = 0;
     pthread_mutex_lock(&c->lock);
     note_poll(c);
     /* Size the batch by what is queued (roughly), not by max. */
@@ -1090,7 +1126,7 @@ mq_err_t mq_consumer_poll_batch(mq_consumer_t *c, int32_t timeout_ms, size_t max
             err = MQ_OK;
             break;
         }
-        if (b->count || !wait_ready(c, timeout_ms, &until))
+        if (b->count || !wait_ready(c, timeout_ms, &until, &have_until))
             break;
     }
     pthread_mutex_unlock(&c->lock);
@@ -1132,9 +1168,11 @@ int mq_consumer_fd(mq_consumer_t *c)
 void mq_message_destroy(mq_message_t *m)
 {
     if (!m || !m->chunk)
-        return; /* NULL, or a batch member (released with its batch) */
+        return;               /* NULL, or a batch member (released with its batch) */
+    int in_slab = m->in_slab; /* the release may free the slab */
     mq__chunk_release(m->chunk);
-    free(m);
+    if (!in_slab)
+        free(m);
 }
 
 const char *mq_message_topic(const mq_message_t *m)

@@ -45,6 +45,9 @@ typedef struct mq_chunk {
     size_t pos;    /* next batch */
     uint8_t **dec; /* decompressed record buffers messages point into */
     size_t ndec;
+    size_t nrecords;         /* records in its batches (from their headers) */
+    struct mq_message *slab; /* mq_consumer_poll's messages, one per record */
+    size_t slab_used;
 } mq_chunk_t;
 
 /* Where a partition stands. */

@@ -158,7 +158,7 @@ static int decode_partition(const uint8_t *data, size_t len, fetch_data_t *d)
 /* ---- Fetch ---------------------------------------------------------------------- */
 
 /* Whole batches at the start of records, and the offset after the last. */
-static size_t whole_batches(const uint8_t *rec, size_t len, int64_t *end)
+static size_t whole_batches(const uint8_t *rec, size_t len, int64_t *end, size_t *records)
 {
     size_t off = 0;
     while (off < len) {
@@ -167,6 +167,7 @@ static size_t whole_batches(const uint8_t *rec, size_t len, int64_t *end)
             break;
         off += mq__batch_size(&h);
         *end = h.base_offset + h.last_offset_delta + 1;
+        *records += (size_t)h.record_count;
     }
     return off;
 }
@@ -207,7 +208,8 @@ static void fetch_part_result(mq_consumer_t *c, mq_fbuf_t *buf, fetch_part_t *fp
     }
     p->hwm = d->hwm;
     int64_t end = -1;
-    size_t whole = whole_batches(d->records, d->records_len, &end);
+    size_t records = 0;
+    size_t whole = whole_batches(d->records, d->records_len, &end, &records);
     if (whole && end > p->fetch_pos) {
         mq_chunk_t *ch = calloc(1, sizeof(*ch));
         if (ch && !(ch->topic = strdup(p->topic))) {
@@ -224,6 +226,7 @@ static void fetch_part_result(mq_consumer_t *c, mq_fbuf_t *buf, fetch_part_t *fp
         ch->part = p;
         ch->data = d->records;
         ch->len = whole;
+        ch->nrecords = records;
         p->fetch_pos = end;
         p->eof_sent = 0;
         mq__cq_push_chunk(c, ch);
@@ -477,8 +480,8 @@ static void try_connect(mq_consumer_t *c, int64_t now)
     c->server_next = (c->server_next + 1) % c->nservers;
     char why[300] = "";
     mq_conn_t *conn;
-    if (mq__conn_new_tls(c->servers_host[i], c->servers_port[i], c->tls, &conn, why,
-                         sizeof(why)) != MQ_OK) {
+    if (mq__conn_new_tls(c->servers_host[i], c->servers_port[i], c->tls, &conn, why, sizeof(why)) !=
+        MQ_OK) {
         char broker[300];
         snprintf(broker, sizeof(broker), "%s:%s", c->servers_host[i], c->servers_port[i]);
         conn_failed(c, broker, why, now);
