@@ -267,6 +267,50 @@ TEST_F(ProducerTlsTest, RefusedHandshakesAreAuthenticationErrorsNamingTheReason)
     EXPECT_NE(log.find("certificate has expired"), std::string::npos);
 }
 
+// The consumer reports a refused handshake the same way.
+TEST_F(ProducerTlsTest, ConsumerRefusalIsAnAuthenticationError)
+{
+    ASSERT_NO_FATAL_FAILURE(StartBroker(TlsBrokerArgs()));
+    ASSERT_NO_FATAL_FAILURE(CreateTopic("t", 1));
+    mq_conf_t *conf = mq_conf_new();
+    char err[512];
+    Kv kv = TlsConf("expired");
+    kv.push_back({"bootstrap.servers", broker_.client_addr()});
+    kv.push_back({"reconnect.backoff.ms", "50"});
+    for (auto &p : kv)
+        ASSERT_EQ(mq_conf_set(conf, p.first.c_str(), p.second.c_str(), err, sizeof err), MQ_OK);
+    mq_consumer_t *c = nullptr;
+    ASSERT_EQ(mq_consumer_new(conf, &c, err, sizeof err), MQ_OK) << err;
+    mq_conf_destroy(conf);
+    mq_topic_partition_t tp = {"t", 0, 0, MQ_OFFSET_BEGINNING};
+    ASSERT_EQ(mq_consumer_assign(c, &tp, 1), MQ_OK);
+    int refusals = 0;
+    std::string first;
+    int64_t until = rc_now_ms() + 5000;
+    while (refusals < 2 && rc_now_ms() < until) {
+        mq_message_t *m = nullptr;
+        mq_event_t *ev = nullptr;
+        if (mq_consumer_poll(c, 100, &m, &ev) != MQ_OK)
+            continue;
+        if (m)
+            mq_message_destroy(m);
+        if (ev && mq_event_type(ev) == MQ_EVENT_ERROR) {
+            std::string text = mq_event_error_string(ev);
+            if (first.empty())
+                first = text;
+            if (text.find("certificate expired") != std::string::npos) {
+                EXPECT_EQ(mq_event_error(ev), MQ_ERR_AUTHENTICATION) << text;
+                refusals++;
+            }
+        }
+        if (ev)
+            mq_event_destroy(ev);
+    }
+    EXPECT_GE(refusals, 2) << "first error: " << first;
+    mq_consumer_close(c, 2000);
+    mq_consumer_destroy(c);
+}
+
 // The broker's certificate names another host: the client refuses it
 // (hostname verification is on by default); turned off, the chain alone
 // is checked and produce works.

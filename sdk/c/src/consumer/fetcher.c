@@ -426,18 +426,19 @@ static void update_epoll(mq_consumer_t *c)
 /* A connect attempt failed or the connection was lost: the next attempt
  * waits the reconnect backoff (net/conn.c); the application hears of it as
  * an error event and connection-state events. */
-static void conn_failed(mq_consumer_t *c, const char *broker, const char *why, int64_t now)
+static void conn_failed(mq_consumer_t *c, const char *broker, mq_err_t err, const char *why,
+                        int64_t now)
 {
     int64_t delay;
     mq_event_t *evs[2];
-    size_t n = mq__conn_failed(&c->reconnect_backoff, c->conf, c->connected_at_ms, now, broker,
-                               MQ_ERR_TRANSPORT, why, &delay, evs);
+    size_t n = mq__conn_failed(&c->reconnect_backoff, c->conf, c->connected_at_ms, now, broker, err,
+                               why, &delay, evs);
     c->connected_at_ms = 0;
     c->reconnect_at_ms = now + delay;
     pthread_mutex_lock(&c->lock);
     c->stats.reconnects++;
     if (!c->closing)
-        push_error(c, MQ_ERR_TRANSPORT, why, NULL);
+        push_error(c, err, why, NULL);
     for (size_t i = 0; i < n; i++) {
         if (c->closing)
             mq_event_destroy(evs[i]);
@@ -468,9 +469,10 @@ static void conn_lost(mq_consumer_t *c, const char *why)
     mq_conn_t *conn = c->conn;
     char broker[300];
     snprintf(broker, sizeof(broker), "%s", mq__conn_authority(conn));
+    mq_err_t err = mq__conn_error(conn); /* MQ_ERR_AUTHENTICATION for TLS refusals */
     c->conn = NULL;
     mq__conn_free(conn); /* fails its calls: their callbacks clear in-flight marks */
-    conn_failed(c, broker, why, now);
+    conn_failed(c, broker, err, why, now);
     mq__group_conn_lost(c);
 }
 
@@ -484,7 +486,7 @@ static void try_connect(mq_consumer_t *c, int64_t now)
         MQ_OK) {
         char broker[300];
         snprintf(broker, sizeof(broker), "%s:%s", c->servers_host[i], c->servers_port[i]);
-        conn_failed(c, broker, why, now);
+        conn_failed(c, broker, MQ_ERR_TRANSPORT, why, now);
         return;
     }
     mq__conn_apply_conf(conn, c->conf);
