@@ -615,6 +615,18 @@ TEST_F(GroupTest, RegexSubscriptionMatchesWholeTopicNames)
         << "a regular expression must be alone";
 }
 
+TEST_F(GroupTest, ASessionTimeoutTheBrokerRefusesIsReportedOnce)
+{
+    StartBroker(kGroupArgs);
+    CreateTopic("gt", 1);
+    Member *m = Join("gtg", "gt", {{"session.timeout.ms", "10"}}); // broker minimum: 200
+    ASSERT_TRUE(PumpUntil([&] { return !m->errors.empty(); }, 10000));
+    EXPECT_EQ(m->errors[0], MQ_ERR_INVALID_SESSION_TIMEOUT);
+    Pump(2500);
+    EXPECT_EQ(m->errors.size(), 1u) << "not retried";
+    EXPECT_TRUE(m->owned.empty());
+}
+
 TEST_F(GroupTest, MaxPollIntervalLeavesAndTheNextPollRejoins)
 {
     StartBroker(kGroupArgs);

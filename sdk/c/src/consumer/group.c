@@ -366,10 +366,18 @@ static void on_join(void *arg, mq_err_t err, const char *msg, const uint8_t *res
         if (err == MQ_ERR_UNKNOWN_MEMBER)
             g->member_id[0] = '\0';
         g->retry_at_ms = mq__mono_ms() + c->conf->retry_backoff_max_ms;
+        /* A configuration the broker refuses does not get better by retrying:
+         * report it once and wait for the next mq_consumer_subscribe. */
+        int fatal = err == MQ_ERR_INVALID_SESSION_TIMEOUT || err == MQ_ERR_UNSUPPORTED_ASSIGNOR ||
+                    err == MQ_ERR_INVALID_GROUP_ID || err == MQ_ERR_GROUP_AUTHORIZATION ||
+                    err == MQ_ERR_INVALID_ARG || err == MQ_ERR_UNSUPPORTED;
+        if (fatal)
+            g->state = G_IDLE;
         if (err != MQ_ERR_TRANSPORT) {
             char text[512];
-            snprintf(text, sizeof(text), "group \"%s\": JoinGroup failed: %s", c->conf->group_id,
-                     msg && msg[0] ? msg : mq_err_str(err));
+            snprintf(text, sizeof(text), "group \"%s\": JoinGroup failed: %s%s", c->conf->group_id,
+                     msg && msg[0] ? msg : mq_err_str(err),
+                     fatal ? " (not retried: fix the configuration and subscribe again)" : "");
             push_error(c, err, text);
         }
     } else {
