@@ -3,8 +3,9 @@
 // (tests/lib/fault_proxy.h), read back with the raw fetch client:
 //   - many keyed messages: one report each, contiguous offsets, the batches
 //     carry a producer id and gap-free sequences, bytes read back equal;
-//   - a response dropped by the proxy: the retry is deduplicated by the
-//     broker and reports the original offset;
+//   - a response dropped by the proxy, or one that comes after
+//     request.timeout.ms: the retry is deduplicated by the broker and
+//     reports the original offset;
 //   - connections and responses dropped at random (seeded) while keyed
 //     messages flow with 5 requests in flight: per-key order kept, no
 //     duplicate, none missing;
@@ -370,6 +371,48 @@ TEST_F(ProducerFaultTest, DroppedResponseRetryIsDeduplicated)
             ASSERT_EQ(stored[reports[i].offset], value(i)) << "report of message " << i;
         }
     }
+}
+
+// The answer comes too late (request.timeout.ms): the call is given up,
+// the batch is sent again and the broker, which stored it the first time,
+// answers the retry with the original offset.
+TEST_F(ProducerFaultTest, TimedOutRequestRetryIsDeduplicated)
+{
+    StartBroker();
+    CreateTopic("slow", 1);
+    ASSERT_NO_FATAL_FAILURE(StartProxy(broker_.port()));
+    mq_producer_t *p = NewProducer(
+        fp_addr(proxy_),
+        {{"linger.ms", "1"}, {"request.timeout.ms", "300"}, {"retry.backoff.ms", "50"}});
+    ASSERT_NE(p, nullptr);
+    std::vector<Report> reports(3);
+    ASSERT_EQ(mq_produce(p, "slow", 0, NULL, 0, "a", 1, NULL, 0, 0, (void *)0, 0), MQ_OK);
+    ASSERT_EQ(mq_producer_flush(p, 10000), MQ_OK);
+    Collect(p, reports, 1);
+    ASSERT_EQ(reports[0].offset, 0) << last_error_;
+
+    // Answers now take 800 ms: the next call times out at 300 ms.
+    fp_set_delay(proxy_, 0, 800);
+    uint64_t produces = fp_requests(proxy_, "/Produce");
+    ASSERT_EQ(mq_produce(p, "slow", 0, NULL, 0, "b", 1, NULL, 0, 0, (void *)1, 0), MQ_OK);
+    for (int i = 0; i < 200 && fp_requests(proxy_, "/Produce") < produces + 2; i++)
+        usleep(10 * 1000);
+    EXPECT_GE(fp_requests(proxy_, "/Produce"), produces + 2) << "the batch was sent again";
+    fp_set_delay(proxy_, 0, 0);
+    ASSERT_EQ(mq_producer_flush(p, 20000), MQ_OK);
+    Collect(p, reports, 1);
+    EXPECT_EQ(reports[1].err, MQ_OK) << mq_err_str(reports[1].err);
+    EXPECT_EQ(reports[1].offset, 1) << "the retry reports the original offset";
+
+    ASSERT_EQ(mq_produce(p, "slow", 0, NULL, 0, "c", 1, NULL, 0, 0, (void *)2, 0), MQ_OK);
+    ASSERT_EQ(mq_producer_flush(p, 10000), MQ_OK);
+    Collect(p, reports, 1);
+    EXPECT_EQ(reports[2].offset, 2);
+    mq_producer_destroy(p);
+    Partition got = ReadPartition("slow", 0);
+    ASSERT_EQ(got.records.size(), 3u) << "stored once";
+    EXPECT_EQ(got.records[1].value, "b");
+    EXPECT_EQ(got.records[2].value, "c");
 }
 
 // Keyed messages flow with up to 5 requests in flight while the proxy
