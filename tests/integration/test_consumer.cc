@@ -358,8 +358,7 @@ TEST_F(ConsumerTest, OffsetsForTimesFindsTheFirstMessageAtOrAfter)
     StartBroker();
     CreateTopic("ts", 2);
     int64_t t0 = rc_now_ms() - 100000;
-    // One batch per message: the broker answers with the base offset of the
-    // first batch whose newest record is late enough.
+    // One batch per message.
     Produce("ts", 2, 100, t0, "none", true);
     mq_consumer_t *c = NewConsumer();
     mq_topic_partition_t q[4] = {
@@ -371,6 +370,14 @@ TEST_F(ConsumerTest, OffsetsForTimesFindsTheFirstMessageAtOrAfter)
     EXPECT_EQ(q[2].err, MQ_OK);
     EXPECT_EQ(q[2].offset, -1) << "no message that late";
     EXPECT_EQ(q[3].err, MQ_ERR_UNKNOWN_PARTITION);
+    // All in one batch: the exact record is still found (the broker only
+    // knows batches; the client looks inside the one it names).
+    CreateTopic("ts1", 1);
+    Produce("ts1", 1, 100, t0);
+    mq_topic_partition_t one[2] = {{"ts1", 0, 0, t0 + 50}, {"ts1", 0, 0, t0 + 99}};
+    ASSERT_EQ(mq_consumer_offsets_for_times(c, one, 2, 10000), MQ_OK);
+    EXPECT_EQ(one[0].offset, 50);
+    EXPECT_EQ(one[1].offset, 99);
     // Start reading there.
     mq_topic_partition_t tp = {"ts", 0, 0, q[0].offset};
     ASSERT_EQ(mq_consumer_assign(c, &tp, 1), MQ_OK);

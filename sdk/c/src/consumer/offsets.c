@@ -65,6 +65,136 @@ static void set_part_error(mq_consumer_t *c, mq_cpart_t *p, mq_err_t err, const 
         push_error(c, err, text, p);
 }
 
+/* The broker answers a time lookup with the base offset of the first batch
+ * whose newest record is late enough (it never opens batches). The exact
+ * answer, the first record at or after the time, is inside that batch: one
+ * Fetch per partition (only the first partition of a Fetch is sure to get a
+ * whole batch past the byte caps) finds it. */
+typedef struct refine_call {
+    mq_consumer_t *c;
+    mq_op_t *op;
+    size_t n;
+    size_t pending; /* Fetch calls not answered yet (under c->lock) */
+    struct {
+        size_t idx;
+        int64_t ts;
+    } parts[];
+} refine_call_t;
+
+typedef struct refine_one {
+    refine_call_t *rc;
+    size_t k;
+} refine_one_t;
+
+/* The op's partitions that need a look into their batch (lock held). */
+static refine_call_t *refine_new(mq_consumer_t *c, mq_op_t *op,
+                                 const Mq__V1__ListOffsetsResponse *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < op->n; i++)
+        n += op->parts[i].offset >= 0 && !r->results[i]->error_code && r->results[i]->offset >= 0;
+    refine_call_t *rc = n ? malloc(sizeof(*rc) + n * sizeof(rc->parts[0])) : NULL;
+    if (!rc)
+        return NULL;
+    rc->c = c;
+    rc->op = op;
+    rc->n = 0;
+    for (size_t i = 0; i < op->n; i++) {
+        if (op->parts[i].offset >= 0 && !r->results[i]->error_code && r->results[i]->offset >= 0) {
+            rc->parts[rc->n].idx = i;
+            rc->parts[rc->n++].ts = op->parts[i].offset; /* the time asked for */
+        }
+    }
+    rc->pending = rc->n;
+    return rc;
+}
+
+static int64_t first_at_or_after(const uint8_t *batch, size_t len, int64_t ts)
+{
+    mq_record_iter_t it;
+    mq_record_t rec;
+    int64_t found = -1;
+    if (mq__record_iter_init(&it, batch, len) == MQ_OK)
+        while (found < 0 && mq__record_iter_next(&it, &rec) == 1)
+            if (rec.timestamp >= ts)
+                found = rec.offset;
+    mq__record_iter_free(&it);
+    return found;
+}
+
+static void on_refine(void *arg, mq_err_t err, const char *msg, const uint8_t *resp, size_t len,
+                      int sent)
+{
+    (void)sent;
+    (void)msg;
+    refine_one_t *one = arg;
+    refine_call_t *call = one->rc;
+    mq_consumer_t *c = call->c;
+    Mq__V1__FetchResponse *r =
+        err == MQ_OK ? mq__v1__fetch_response__unpack(NULL, len, resp) : NULL;
+    pthread_mutex_lock(&c->lock);
+    /* Without an answer the broker's offset stays: a valid lower bound. */
+    if (r && r->n_partitions == 1 && !r->partitions[0]->error_code) {
+        Mq__V1__FetchPartitionData *d = r->partitions[0];
+        int64_t off = first_at_or_after(d->records.data, d->records.len, call->parts[one->k].ts);
+        if (off >= 0)
+            call->op->parts[call->parts[one->k].idx].offset = off;
+    }
+    int last = --call->pending == 0;
+    if (last)
+        mq__op_finish(c, call->op, MQ_OK, NULL);
+    pthread_mutex_unlock(&c->lock);
+    if (r)
+        mq__v1__fetch_response__free_unpacked(r, NULL);
+    free(one);
+    if (last)
+        free(call);
+}
+
+static void send_refine(mq_consumer_t *c, refine_call_t *call)
+{
+    size_t n = call->n; /* call may be freed by the last answer */
+    for (size_t k = 0; k < n; k++) {
+        refine_one_t *one = malloc(sizeof(*one));
+        uint8_t buf[1024];
+        mq_err_t err = MQ_ERR_NO_MEMORY;
+        if (one) {
+            one->rc = call;
+            one->k = k;
+            mq_topic_partition_t *tp = &call->op->parts[call->parts[k].idx];
+            Mq__V1__FetchPartition fp = MQ__V1__FETCH_PARTITION__INIT;
+            Mq__V1__FetchPartition *fpp = &fp;
+            fp.topic = (char *)tp->topic;
+            fp.partition = tp->partition;
+            fp.fetch_offset = tp->offset;
+            fp.partition_max_bytes = 1; /* the first batch only (always whole) */
+            Mq__V1__FetchRequest req = MQ__V1__FETCH_REQUEST__INIT;
+            req.n_partitions = 1;
+            req.partitions = &fpp;
+            req.member_epoch = -1;
+            size_t len = mq__v1__fetch_request__get_packed_size(&req);
+            if (len <= sizeof(buf)) {
+                mq__v1__fetch_request__pack(&req, buf);
+                err = mq__consumer_call(c, "Fetch", buf, len, c->conf->request_timeout_ms,
+                                        on_refine, one);
+            }
+        }
+        if (err != MQ_OK) {
+            if (!one) {
+                pthread_mutex_lock(&c->lock);
+                int last = --call->pending == 0;
+                if (last)
+                    mq__op_finish(c, call->op, MQ_OK, NULL);
+                pthread_mutex_unlock(&c->lock);
+                if (last)
+                    free(call);
+                continue;
+            }
+            on_refine(one, err, NULL, NULL, 0, 0);
+        }
+    }
+}
+
 static void on_list_offsets(void *arg, mq_err_t err, const char *msg, const uint8_t *resp,
                             size_t len, int sent)
 {
@@ -78,12 +208,15 @@ static void on_list_offsets(void *arg, mq_err_t err, const char *msg, const uint
         msg = "the ListOffsets response does not answer every partition";
     }
     pthread_mutex_lock(&c->lock);
+    refine_call_t *refine = NULL;
     if (call->op) {
+        refine = err == MQ_OK ? refine_new(c, call->op, r) : NULL;
         for (size_t i = 0; err == MQ_OK && i < call->n; i++) {
             call->op->parts[i].offset = r->results[i]->offset;
             call->op->parts[i].err = mq__err_from_wire(r->results[i]->error_code);
         }
-        mq__op_finish(c, call->op, err, msg);
+        if (!refine)
+            mq__op_finish(c, call->op, err, msg);
     } else {
         for (size_t i = 0; i < call->n; i++) {
             mq_cpart_t *p = call->parts[i].p;
@@ -104,6 +237,8 @@ static void on_list_offsets(void *arg, mq_err_t err, const char *msg, const uint
     if (r)
         mq__v1__list_offsets_response__free_unpacked(r, NULL);
     free(call);
+    if (refine)
+        send_refine(c, refine);
 }
 
 static void send_list_offsets(mq_consumer_t *c, lookup_call_t *call,
