@@ -733,3 +733,30 @@ TEST_F(GroupCoordinator, AdminListDescribeLagResetAndDelete)
     Admin(broker_.admin_addr(), "GET", "/api/v1/groups", nullptr, &later);
     EXPECT_EQ(cJSON_GetArraySize(later.data()), 0) << later.body;
 }
+
+TEST_F(GroupCoordinator, AnsweredCommitSurvivesKill9)
+{
+    Member a = NewMember();
+    ASSERT_EQ(a.Join("t", 30000), 0);
+    // Every answered commit is in meta.db: kill -9 right after the last.
+    for (int i = 1; i <= 20; i++)
+        ASSERT_EQ(a.Commit({"t", i % 12}, 1000 + i, a.epoch), std::make_pair(0, 0));
+    Disconnect(a.rc);
+    broker_.Kill();
+    ASSERT_TRUE(broker_.Restart()) << broker_.error();
+    rawclient_t *c = Connect();
+    Mq__V1__FetchOffsetsRequest fr = MQ__V1__FETCH_OFFSETS_REQUEST__INIT;
+    fr.group_id = (char *)"g";
+    int st;
+    auto *r = (Mq__V1__FetchOffsetsResponse *)rc_call_pb(
+        c, RC_PATH_FETCH_OFFSETS, &fr.base, &mq__v1__fetch_offsets_response__descriptor, 10000, &st,
+        nullptr, 0);
+    ASSERT_NE(r, nullptr);
+    ASSERT_EQ(r->n_results, 12u);
+    for (size_t i = 0; i < r->n_results; i++) {
+        int p = r->results[i]->partition;
+        int last = p == 0 ? 12 : (p <= 8 ? 12 + p : p); // the last i with i % 12 == p
+        EXPECT_EQ(r->results[i]->offset, 1000 + last) << "partition " << p;
+    }
+    protobuf_c_message_free_unpacked(&r->base, nullptr);
+}
