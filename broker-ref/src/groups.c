@@ -805,6 +805,10 @@ mq_err_t groups_join(const group_join_req_t *req, int64_t now, group_answer_t *o
         log_info("\"static member replaced\" group=%s instance=%s old=%s", g->id, inst, m->id);
         new_member_id(m->id, sizeof(m->id));
         m->left = 0;
+        /* Heartbeats the old process still has held no longer keep this
+         * member alive; waking them answers UNKNOWN_MEMBER. */
+        m->held = 0;
+        changed();
         need_rebalance = !same_subscription(m, req) || strcmp(m->assignor, asg);
     } else {
         m = calloc(1, sizeof(*m));

@@ -348,6 +348,21 @@ TEST_F(Groups, StaticMemberTakesBackItsPartitionsWithoutRebalance)
     EXPECT_EQ(b.owned.size(), 12u);
 }
 
+TEST_F(Groups, ReplacedStaticMemberIsNotKeptAliveByTheOldProcess)
+{
+    Member a;
+    join(a, "inst-a", 500);
+    groups_hold("g", a.id.c_str(), +1, now); // the old process has a heartbeat held
+    Member a2;
+    uint64_t v = groups_version();
+    ASSERT_EQ(join(a2, "inst-a", 500), MQ_OK);
+    EXPECT_GT(groups_version(), v) << "the old held heartbeat must be woken";
+    groups_hold("g", a.id.c_str(), -1, now); // answered: unknown id, ignored
+    now += 501;
+    groups_tick(now);
+    EXPECT_EQ(groups_member_count("g"), 0) << "a2 never heartbeat: its session ends";
+}
+
 TEST_F(Groups, JoinValidation)
 {
     Member m;
