@@ -1,5 +1,5 @@
 /* mqadmin: the command tree, parsed arguments and the state every command
- * shares. A command family (topic, cluster, metrics; later group, acl) is one
+ * shares. A command family (topic, group, cluster, metrics, acl) is one
  * file that defines one command_t; main.c lists the families. */
 #ifndef MQADMIN_CLI_H
 #define MQADMIN_CLI_H
@@ -11,7 +11,7 @@ enum {
     CLI_OK = 0,
     CLI_USAGE = 1,     /* bad command line, or a destructive command not confirmed */
     CLI_SERVER = 2,    /* the broker answered with an error (or an unusable answer) */
-    CLI_NOT_FOUND = 3, /* the broker answered 404: no such topic (or route) */
+    CLI_NOT_FOUND = 3, /* the broker answered 404: no such topic, group (or route) */
     CLI_CONNECT = 4,   /* the broker could not be reached (connect, TLS, timeout) */
 };
 
@@ -24,7 +24,13 @@ typedef enum {
 } opt_kind_t;
 
 /* What the completion offers for a value. */
-typedef enum { COMPLETE_NONE, COMPLETE_FILE, COMPLETE_TOPIC, COMPLETE_WORDS } complete_t;
+typedef enum {
+    COMPLETE_NONE,
+    COMPLETE_FILE,
+    COMPLETE_TOPIC, /* topic names from the broker */
+    COMPLETE_GROUP, /* group ids from the broker */
+    COMPLETE_WORDS,
+} complete_t;
 
 typedef struct opt_spec {
     const char *name; /* long name without "--"; NULL ends a table */
@@ -80,9 +86,9 @@ struct cli {
     int quiet;                     /* no messages (shell completion) */
 };
 
-/* The command families (one file each; listed in main.c). The consumer-group
- * family (`group_command`) joins them when the broker serves its endpoints. */
+/* The command families (one file each; listed in main.c). */
 extern const command_t topic_command;
+extern const command_t group_command;
 extern const command_t cluster_command;
 extern const command_t metrics_command;
 extern const command_t acl_command;

@@ -8,25 +8,11 @@
 #include "http.h"
 #include "output.h"
 
-/* "/api/v1/topics/NAME" with NAME percent-encoded; malloc'd. */
-static char *topic_path(const char *name)
-{
-    char *esc = http_escape(name);
-    if (!esc)
-        return NULL;
-    size_t n = strlen(esc) + 32;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "/api/v1/topics/%s", esc);
-    free(esc);
-    return p;
-}
-
 /* One request on a topic's path. */
 static int topic_request(cli_t *cli, const char *method, const char *name, const cJSON *body,
                          http_response_t *resp)
 {
-    char *path = topic_path(name);
+    char *path = http_item_path("/api/v1/topics", name, NULL);
     if (!path)
         return cli_fail(cli, CLI_SERVER, "out of memory");
     int rc = http_request(cli, method, path, body, HTTP_ENVELOPE, resp);

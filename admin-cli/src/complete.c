@@ -1,6 +1,6 @@
 /* Shell completion from the command tree (completion/mqadmin.bash calls
  * `mqadmin __complete WORD... CURRENT`): commands, options, option values and
- * topic names (asked from the broker with a short timeout). The words are
+ * topic names and group ids (asked from the broker with a short timeout). The words are
  * split at spaces only, so "--output=js" and URLs arrive whole; candidates are
  * whole words too (the script trims what bash sees as already typed). */
 #include <stdio.h>
@@ -24,7 +24,9 @@ static void offer_words(const char *words, const char *cur)
         offer(w, cur);
 }
 
-static void offer_topics(const parse_result_t *pr, const char *cur)
+/* The names at `path` of the broker (the `key` member of each item). */
+static void offer_names(const parse_result_t *pr, const char *cur, const char *path,
+                        const char *key)
 {
     cli_t cli = {0};
     cli.quiet = 1;
@@ -34,12 +36,12 @@ static void offer_topics(const parse_result_t *pr, const char *cur)
     if (!args_has(&a, "timeout"))
         cli.timeout_ms = 2000;
     http_response_t r;
-    if (http_request(&cli, "GET", "/api/v1/topics", NULL, HTTP_ENVELOPE, &r) != CLI_OK)
+    if (http_request(&cli, "GET", path, NULL, HTTP_ENVELOPE, &r) != CLI_OK)
         goto out;
     const cJSON *t;
     cJSON_ArrayForEach(t, r.data)
     {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, key);
         if (cJSON_IsString(name))
             offer(name->valuestring, cur);
     }
@@ -49,14 +51,23 @@ out:
     free(cli.url);
 }
 
+/* Topic names or group ids, as `what` asks. */
+static void offer_remote(complete_t what, const parse_result_t *pr, const char *cur)
+{
+    if (what == COMPLETE_TOPIC)
+        offer_names(pr, cur, "/api/v1/topics", "name");
+    else if (what == COMPLETE_GROUP)
+        offer_names(pr, cur, "/api/v1/groups", "group_id");
+}
+
 static void offer_value(const opt_spec_t *o, const parse_result_t *pr, const char *cur)
 {
     if (o->complete == COMPLETE_FILE)
         puts(":files");
     else if (o->complete == COMPLETE_WORDS)
         offer_words(o->words, cur);
-    else if (o->complete == COMPLETE_TOPIC)
-        offer_topics(pr, cur);
+    else
+        offer_remote(o->complete, pr, cur);
 }
 
 static void offer_options(const opt_spec_t *t, const char *cur)
@@ -124,8 +135,8 @@ int complete_main(int argc, char **argv)
     } else if (cmd->subcommands && pr.args.npos == 0) {
         for (const command_t *const *s = cmd->subcommands; *s; s++)
             offer((*s)->name, cur);
-    } else if (cmd->pos_complete == COMPLETE_TOPIC && pr.args.npos < cmd->max_pos) {
-        offer_topics(&pr, cur);
+    } else if (pr.args.npos < cmd->max_pos) {
+        offer_remote(cmd->pos_complete, &pr, cur);
     }
     return CLI_OK;
 }

@@ -68,16 +68,23 @@ static void print_options(FILE *out, const char *title, const opt_spec_t *t)
             snprintf(sh, sizeof sh, "-%c, ", t->short_name);
         snprintf(left, sizeof left, "%s--%s%s%s", sh, t->name, t->metavar ? " " : "",
                  t->metavar ? t->metavar : "");
-        fprintf(out, "  %-24s ", left);
+        if (strlen(left) > 24) /* too wide for the column: help on the next line */
+            fprintf(out, "  %s\n%*s", left, 2 + 24 + 1, "");
+        else
+            fprintf(out, "  %-24s ", left);
         print_wrapped(out, t->help, 2 + 24 + 1);
     }
 }
 
 static void print_subcommands(FILE *out, const command_t *c)
 {
+    int w = 12;
+    for (const command_t *const *s = c->subcommands; *s; s++)
+        if ((int)strlen((*s)->name) > w)
+            w = (int)strlen((*s)->name);
     fprintf(out, "\nCommands:\n");
     for (const command_t *const *s = c->subcommands; *s; s++)
-        fprintf(out, "  %-12s %s\n", (*s)->name, (*s)->summary);
+        fprintf(out, "  %-*s %s\n", w, (*s)->name, (*s)->summary);
 }
 
 void help_print(FILE *out, const parse_result_t *pr)

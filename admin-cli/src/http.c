@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,21 @@ char *http_escape(const char *s)
     }
     *o = '\0';
     return out;
+}
+
+char *http_item_path(const char *prefix, const char *name, const char *suffix)
+{
+    char *esc = http_escape(name);
+    if (!esc)
+        return NULL;
+    if (!suffix)
+        suffix = "";
+    size_t n = strlen(prefix) + 1 + strlen(esc) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s%s", prefix, esc, suffix);
+    free(esc);
+    return p;
 }
 
 static void setup(cli_t *cli, struct http *h, const char *method, const char *url,

@@ -30,5 +30,9 @@ void http_close(cli_t *cli);
 /* A path segment with everything but [A-Za-z0-9._~-] percent-encoded;
  * malloc'd, NULL on out of memory. */
 char *http_escape(const char *s);
+/* "PREFIX/NAME" + suffix with NAME percent-encoded (http_escape), e.g.
+ * ("/api/v1/groups", "billing", "/offsets"); suffix may be NULL. malloc'd,
+ * NULL on out of memory. */
+char *http_item_path(const char *prefix, const char *name, const char *suffix);
 
 #endif

@@ -38,23 +38,23 @@ const opt_spec_t global_options[] = {
     {NULL, 0, 0, NULL, NULL, 0, NULL},
 };
 
-/* The families. `group` (consumer groups) slots in here once the broker
- * serves its endpoints. */
-static const command_t *const families[] = {&topic_command, &cluster_command, &metrics_command,
-                                            &acl_command, NULL};
+/* The families, in the order --help and completion list them. */
+static const command_t *const families[] = {&topic_command,   &group_command, &cluster_command,
+                                            &metrics_command, &acl_command,   NULL};
 
 const command_t root_command = {
     .name = "mqadmin",
     .summary = "Administer an mq broker over its admin REST API.",
     .description =
         "Administer an mq broker over its admin REST API: create and inspect topics,\n"
-        "check the broker's health, read its metrics and manage ACL rules.\n"
+        "watch and reset consumer groups, check the broker's health, read its metrics\n"
+        "and manage ACL rules.\n"
         "\n"
         "Exit codes:\n"
         "  0  success\n"
         "  1  usage error (bad command or option), or a destructive command not confirmed\n"
         "  2  the broker answered with an error\n"
-        "  3  not found (no such topic or ACL rule)\n"
+        "  3  not found (no such topic, group or ACL rule)\n"
         "  4  cannot reach the broker (connection refused, TLS failure, timeout)\n"
         "\n"
         "Environment:\n"
@@ -63,6 +63,7 @@ const command_t root_command = {
     .examples = "  mqadmin topic create orders --partitions 3 --config retention.ms=86400000\n"
                 "  mqadmin topic list\n"
                 "  mqadmin --url http://broker:9642 topic describe orders -o json\n"
+                "  mqadmin group describe billing\n"
                 "  mqadmin cluster health\n",
     .subcommands = families,
 };

@@ -3,8 +3,9 @@
 // server error, 3 not found, 4 cannot connect), JSON output equal to the
 // API's data, CSV with a header row, aligned tables, --help at every level,
 // confirmation of topic delete (refused from a non-terminal, asked on a pty),
-// the bash completion script, and the acl commands against a TLS broker
-// with --ca/--cert/--key.
+// the bash completion script, the group commands against a group with real
+// members (joined over gRPC with the raw client), and the acl commands
+// against a TLS broker with --ca/--cert/--key.
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -23,6 +24,8 @@
 #include <vector>
 
 #include "broker_fixture.h"
+#include "mq/v1/broker.pb-c.h"
+#include "rawclient_group.h"
 #include "tls_test_util.h"
 
 extern char **environ;
@@ -260,6 +263,11 @@ TEST(MqadminCli, HelpAtEveryLevel)
         {"topic", "describe", "--help"},
         {"topic", "alter", "--help"},
         {"topic", "delete", "--help"},
+        {"group", "--help"},
+        {"group", "list", "--help"},
+        {"group", "describe", "-h"},
+        {"group", "delete", "--help"},
+        {"group", "reset-offsets", "--help"},
         {"cluster", "--help"},
         {"cluster", "health", "--help"},
         {"cluster", "info", "--help"},
@@ -285,6 +293,13 @@ TEST(MqadminCli, HelpAtEveryLevel)
         EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
     r = RunProgram({"topic", "delete", "--help"});
     EXPECT_NE(r.out.find("--yes"), std::string::npos) << r.out;
+    r = RunProgram({"group", "reset-offsets", "--help"});
+    for (const char *s : {"--topic T", "--to-earliest", "--to-latest", "--to-offset N",
+                          "--to-datetime ISO8601", "--dry-run", "--yes", "Examples"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+    r = RunProgram({"group", "--help"});
+    for (const char *s : {"list", "describe", "delete", "reset-offsets"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
 }
 
 TEST(MqadminCli, Version)
@@ -321,6 +336,34 @@ TEST(MqadminCli, BadUsageExitsOneWithUsage)
         {{"--url", "ftp://h:1", "topic", "list"}, "invalid URL 'ftp://h:1'"},
         {{"--ca", "/nonexistent/ca.pem", "topic", "list"}, "'/nonexistent/ca.pem'"},
         {{"--cert", "/nonexistent/c.pem", "topic", "list"}, "'/nonexistent/c.pem'"},
+        {{"group"}, "'mqadmin group' needs a command"},
+        {{"group", "describe"}, "missing argument"},
+        {{"group", "delete", "g", "--bogus"},
+         "unknown option '--bogus' for 'mqadmin group delete'"},
+        {{"group", "list", "extra"}, "unexpected argument 'extra'"},
+        {{"group", "reset-offsets", "g", "--to-earliest"}, "--topic T is required"},
+        {{"group", "reset-offsets", "g", "--topic", "t"}, "give exactly one of --to-earliest"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-earliest", "--to-latest"},
+         "give exactly one of"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-offset", "-1"},
+         "invalid --to-offset '-1'"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-offset", "x"}, "invalid --to-offset 'x'"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-latest", "--partition", "one"},
+         "invalid --partition 'one'"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-datetime", "yesterday", "--dry-run"},
+         "invalid --to-datetime 'yesterday'"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-datetime", "2026-02-30T10:00:00Z"},
+         "no such date or time"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-datetime", "2026-13-01"},
+         "no such date or time"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-datetime", "2026-01-01T24:00:00Z"},
+         "no such date or time"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-datetime", "2026-01-01T10:00:00+5"},
+         "invalid --to-datetime"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-datetime", "2026-01-01T10:00Zjunk"},
+         "invalid --to-datetime"},
+        {{"group", "reset-offsets", "g", "-t", "t", "--to-datetime", "1969-12-31T23:59:59Z"},
+         "before 1970"},
     };
     for (auto &c : cases) {
         Result r = RunProgram(c.args);
@@ -546,12 +589,13 @@ class Mqadmin : public BrokerTestBase
         ApiData("/api/v1/topics/" + name, &st);
         return st == 200;
     }
-    void Produce(const std::string &topic, int32_t partition, int records)
+    // One batch of `records` records; timestamps from ts_ms (0: now).
+    void Produce(const std::string &topic, int32_t partition, int records, int64_t ts_ms = 0)
     {
         rawclient_t *c = Connect();
         ASSERT_NE(c, nullptr);
         size_t len = 0;
-        uint8_t *b = rc_make_batch(records, 100, rc_now_ms(), 7, &len);
+        uint8_t *b = rc_make_batch(records, 100, ts_ms ? ts_ms : rc_now_ms(), 7, &len);
         ASSERT_NE(b, nullptr);
         rc_produce_result_t pr;
         int rc = rc_produce(c, topic.c_str(), partition, b, len, 1, &pr);
@@ -981,7 +1025,7 @@ TEST_F(Mqadmin, BashCompletion)
         EXPECT_EQ(r.code, 0) << line << ": " << r.err;
         return r.out;
     };
-    EXPECT_EQ(complete("mqadmin "), "topic\ncluster\nmetrics\nacl\n");
+    EXPECT_EQ(complete("mqadmin "), "topic\ngroup\ncluster\nmetrics\nacl\n");
     EXPECT_EQ(complete("mqadmin to"), "topic\n");
     EXPECT_EQ(complete("mqadmin topic "), "create\nlist\ndescribe\nalter\ndelete\n");
     EXPECT_EQ(complete("mqadmin topic describe "), "orders\nother\n");
@@ -993,6 +1037,416 @@ TEST_F(Mqadmin, BashCompletion)
     EXPECT_EQ(complete("mqadmin --output "), "table\njson\ncsv\n");
     EXPECT_EQ(complete("mqadmin --output=c"), "csv\n");
     EXPECT_EQ(complete("mqadmin topic alter x --config retention.b"), "retention.bytes=\n");
+
+    EXPECT_EQ(complete("mqadmin group "), "list\ndescribe\ndelete\nreset-offsets\n");
+    EXPECT_EQ(complete("mqadmin group describe "), "\n") << "no groups yet";
+    long st = rc_admin_request(broker_.admin_addr(), "POST", "/api/v1/groups/billing/offsets",
+                               R"({"topic":"orders","to":"earliest"})", nullptr);
+    ASSERT_EQ(st, 200);
+    EXPECT_EQ(complete("mqadmin group describe "), "billing\n");
+    EXPECT_EQ(complete("mqadmin group reset-offsets bi"), "billing\n");
+    EXPECT_EQ(complete("mqadmin group reset-offsets billing --topic o"), "orders\nother\n");
+    EXPECT_EQ(complete("mqadmin group reset-offsets billing --to-"),
+              "--to-earliest\n--to-latest\n--to-offset\n--to-datetime\n");
+    EXPECT_EQ(complete("mqadmin acl add --group "), "billing\n");
+}
+
+// ---- consumer groups ---------------------------------------------------------
+
+// A broker whose groups accept short sessions, and members joined over gRPC
+// with the raw client (as a consumer would: JoinGroup, CommitOffsets,
+// LeaveGroup).
+class MqadminGroup : public Mqadmin
+{
+  protected:
+    void SetUp() override
+    {
+        StartBroker(
+            {"--group.min.session.timeout.ms", "100", "--group.heartbeat.interval.ms", "500"});
+        url_ = std::string("http://") + broker_.admin_addr();
+    }
+    struct MemberId {
+        std::string id;
+        int32_t epoch = -1;
+    };
+    // Joins `group` subscribed to `topic`; the session outlives the test.
+    MemberId Join(const std::string &group, const std::string &topic)
+    {
+        MemberId m;
+        rawclient_t *c = Connect();
+        if (!c)
+            return m;
+        Mq__V1__JoinGroupRequest req = MQ__V1__JOIN_GROUP_REQUEST__INIT;
+        char *topics[1] = {(char *)topic.c_str()};
+        req.group_id = (char *)group.c_str();
+        req.member_id = (char *)"";
+        req.group_instance_id = (char *)"";
+        req.topics = topics;
+        req.n_topics = 1;
+        req.topic_regex = (char *)"";
+        req.session_timeout_ms = 60000;
+        req.rebalance_timeout_ms = 60000;
+        req.assignor = (char *)"";
+        int st = 0;
+        char err[512] = "";
+        auto *r = (Mq__V1__JoinGroupResponse *)rc_call_pb(c, RC_PATH_JOIN_GROUP, &req.base,
+                                                          &mq__v1__join_group_response__descriptor,
+                                                          10000, &st, err, sizeof err);
+        EXPECT_NE(r, nullptr) << "JoinGroup: grpc-status " << st << " " << err;
+        if (!r)
+            return m;
+        EXPECT_EQ(r->error_code, 0) << r->error_message;
+        m.id = r->member_id;
+        m.epoch = r->member_epoch;
+        protobuf_c_message_free_unpacked(&r->base, nullptr);
+        return m;
+    }
+    // Commits one offset as member m (or from outside the group: m.id "").
+    void Commit(const std::string &group, const MemberId &m, const std::string &topic,
+                int32_t partition, int64_t offset)
+    {
+        rawclient_t *c = Connect();
+        ASSERT_NE(c, nullptr);
+        Mq__V1__CommitOffsetPartition p = MQ__V1__COMMIT_OFFSET_PARTITION__INIT;
+        p.topic = (char *)topic.c_str();
+        p.partition = partition;
+        p.offset = offset;
+        p.metadata = (char *)"";
+        Mq__V1__CommitOffsetPartition *parts[1] = {&p};
+        Mq__V1__CommitOffsetsRequest req = MQ__V1__COMMIT_OFFSETS_REQUEST__INIT;
+        req.group_id = (char *)group.c_str();
+        req.member_id = (char *)m.id.c_str();
+        req.member_epoch = m.epoch;
+        req.partitions = parts;
+        req.n_partitions = 1;
+        int st = 0;
+        char err[512] = "";
+        auto *r = (Mq__V1__CommitOffsetsResponse *)rc_call_pb(
+            c, RC_PATH_COMMIT_OFFSETS, &req.base, &mq__v1__commit_offsets_response__descriptor,
+            10000, &st, err, sizeof err);
+        ASSERT_NE(r, nullptr) << "CommitOffsets: grpc-status " << st << " " << err;
+        EXPECT_EQ(r->error_code, 0) << r->error_message;
+        ASSERT_EQ(r->n_results, 1u);
+        EXPECT_EQ(r->results[0]->error_code, 0) << r->results[0]->error_message;
+        protobuf_c_message_free_unpacked(&r->base, nullptr);
+    }
+    void Leave(const std::string &group, const MemberId &m)
+    {
+        rawclient_t *c = Connect();
+        ASSERT_NE(c, nullptr);
+        Mq__V1__LeaveGroupRequest req = MQ__V1__LEAVE_GROUP_REQUEST__INIT;
+        req.group_id = (char *)group.c_str();
+        req.member_id = (char *)m.id.c_str();
+        req.member_epoch = m.epoch;
+        int st = 0;
+        char err[512] = "";
+        auto *r = (Mq__V1__LeaveGroupResponse *)rc_call_pb(
+            c, RC_PATH_LEAVE_GROUP, &req.base, &mq__v1__leave_group_response__descriptor, 10000,
+            &st, err, sizeof err);
+        ASSERT_NE(r, nullptr) << "LeaveGroup: grpc-status " << st << " " << err;
+        EXPECT_EQ(r->error_code, 0) << r->error_message;
+        protobuf_c_message_free_unpacked(&r->base, nullptr);
+    }
+    // The committed offset of one partition per the API (-1: none; -2: the
+    // group or partition is not there).
+    int64_t Committed(const std::string &group, const std::string &topic, int partition)
+    {
+        long st = 0;
+        Json g(ApiData("/api/v1/groups/" + group, &st));
+        if (st != 200)
+            return -2;
+        cJSON *o;
+        cJSON_ArrayForEach(o, g.get("offsets"))
+        {
+            if (!strcmp(cJSON_GetObjectItem(o, "topic")->valuestring, topic.c_str()) &&
+                cJSON_GetObjectItem(o, "partition")->valueint == partition)
+                return (int64_t)cJSON_GetObjectItem(o, "committed_offset")->valuedouble;
+        }
+        return -2;
+    }
+};
+
+// Drops the members' ms_since_heartbeat, which moves between two requests.
+std::string WithoutHeartbeatAge(const std::string &text)
+{
+    Json j(text);
+    cJSON *m;
+    cJSON *members = cJSON_GetObjectItem(j.j, "members");
+    if (cJSON_IsArray(members)) {
+        cJSON_ArrayForEach(m, members) cJSON_DeleteItemFromObject(m, "ms_since_heartbeat");
+    }
+    char *s = cJSON_PrintUnformatted(j.j);
+    std::string out = s ? s : text;
+    cJSON_free(s);
+    return out;
+}
+
+TEST_F(MqadminGroup, ListAndDescribeAMemberWithLag)
+{
+    CreateTopic("orders", 2);
+    Produce("orders", 0, 10);
+    Produce("orders", 1, 4);
+    Result r = Admin({"group", "list"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "No groups.\n");
+
+    MemberId m = Join("billing", "orders");
+    ASSERT_FALSE(m.id.empty());
+    Commit("billing", m, "orders", 0, 4);
+
+    // JSON is the API's data
+    r = Admin({"group", "list"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, ApiData("/api/v1/groups")));
+    Json list(r.out);
+    ASSERT_EQ(cJSON_GetArraySize(list.j), 1) << r.out;
+    cJSON *g0 = cJSON_GetArrayItem(list.j, 0);
+    EXPECT_STREQ(cJSON_GetObjectItem(g0, "group_id")->valuestring, "billing");
+    EXPECT_EQ(cJSON_GetObjectItem(g0, "members")->valueint, 1);
+
+    r = Admin({"group", "describe", "billing"}); // piped: JSON by default
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(WithoutHeartbeatAge(r.out),
+                         WithoutHeartbeatAge(ApiData("/api/v1/groups/billing"))));
+    Json d(r.out);
+    EXPECT_EQ(d.get("total_lag")->valueint, 6) << r.out;
+    cJSON *member = cJSON_GetArrayItem(d.get("members"), 0);
+    ASSERT_NE(member, nullptr) << r.out;
+    EXPECT_EQ(cJSON_GetObjectItem(member, "member_id")->valuestring, m.id);
+
+    // CSV: a header row, then one row per partition (lag empty: no commit)
+    r = Admin({"group", "describe", "billing"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto rows = ParseCsv(r.out);
+    ASSERT_EQ(rows.size(), 3u) << r.out;
+    EXPECT_EQ(rows[0], (std::vector<std::string>{"group_id", "topic", "partition", "member_id",
+                                                 "committed_offset", "log_end_offset", "lag",
+                                                 "commit_time_ms"}));
+    EXPECT_EQ(std::vector<std::string>(rows[1].begin(), rows[1].begin() + 7),
+              (std::vector<std::string>{"billing", "orders", "0", m.id, "4", "10", "6"}))
+        << r.out;
+    long long commit_ms = atoll(rows[1][7].c_str());
+    EXPECT_LE(std::llabs(commit_ms - (long long)rc_now_ms()), 60000) << r.out;
+    EXPECT_EQ(rows[2],
+              (std::vector<std::string>{"billing", "orders", "1", m.id, "-1", "4", "", "-1"}))
+        << r.out;
+    r = Admin({"group", "list"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    rows = ParseCsv(r.out);
+    ASSERT_EQ(rows.size(), 2u) << r.out;
+    EXPECT_EQ(rows[0], (std::vector<std::string>{"group_id", "state", "members", "assignor",
+                                                 "group_epoch"}));
+    EXPECT_EQ(rows[1][0], "billing");
+    EXPECT_EQ(rows[1][2], "1");
+
+    // the table: header, members with their assignment, lag per partition
+    r = Admin({"group", "describe", "billing"}, "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::vector<std::string> want = {"Group:      billing",
+                                     "Members:    1",
+                                     "Total lag:  6",
+                                     "ASSIGNMENT",
+                                     "orders 0,1",
+                                     m.id,
+                                     "LAG"};
+    for (auto &s : want)
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+    auto lines = Lines(r.out);
+    bool p0 = false, p1 = false;
+    for (auto &l : lines) {
+        std::istringstream in(l);
+        std::vector<std::string> w;
+        std::string x;
+        while (in >> x)
+            w.push_back(x);
+        if (w.size() >= 6 && w[0] == "orders" && w[1] == "0")
+            p0 = w[2] == m.id && w[3] == "4" && w[4] == "10" && w[5] == "6";
+        if (w.size() >= 6 && w[0] == "orders" && w[1] == "1")
+            p1 = w[2] == m.id && w[3] == "-" && w[4] == "4" && w[5] == "-";
+    }
+    EXPECT_TRUE(p0 && p1) << r.out;
+}
+
+TEST_F(MqadminGroup, UnknownGroupOrTopicExitsThree)
+{
+    CreateTopic("orders", 1);
+    Result r = Admin({"group", "describe", "nope"}, "json");
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("group 'nope' does not exist"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+    r = Admin({"group", "delete", "nope", "--yes"}, "json");
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("group 'nope' does not exist"), std::string::npos) << r.err;
+    r = Admin({"group", "reset-offsets", "nope", "--topic", "nosuch", "--to-earliest", "--yes"},
+              "json");
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("topic 'nosuch' does not exist"), std::string::npos) << r.err;
+
+    // on a terminal an unknown group is reported before anything is asked
+    RunOpts o;
+    o.tty_stdin = true;
+    o.input = "y\n";
+    r = Admin({"group", "delete", "nope"}, "table", o);
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_EQ(r.err.find("[y/N]"), std::string::npos) << r.err;
+
+    // broker down: exit 4 naming the URL
+    std::string down = "http://127.0.0.1:" + std::to_string(ClosedPort());
+    r = RunProgram({"--url", down, "group", "list"});
+    EXPECT_EQ(r.code, 4) << r.err;
+    EXPECT_NE(r.err.find(down + "/api/v1/groups"), std::string::npos) << r.err;
+}
+
+TEST_F(MqadminGroup, AGroupWithMembersIsNotDeletedOrResetExitTwo)
+{
+    CreateTopic("orders", 1);
+    Produce("orders", 0, 5);
+    MemberId m = Join("busy", "orders");
+    ASSERT_FALSE(m.id.empty());
+    Commit("busy", m, "orders", 0, 2);
+
+    Result r = Admin({"group", "delete", "busy", "--yes"}, "json");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("group 'busy' has 1 members: only a group without members can be "
+                         "deleted (HTTP 409"),
+              std::string::npos)
+        << r.err;
+    r = Admin({"group", "reset-offsets", "busy", "--topic", "orders", "--to-earliest", "--yes"},
+              "json");
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("offsets can only be reset while it has none"), std::string::npos)
+        << r.err;
+    r = Admin({"group", "reset-offsets", "busy", "-t", "orders", "--to-latest", "--dry-run"});
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(Committed("busy", "orders", 0), 2);
+
+    // once the member has left, both work
+    Leave("busy", m);
+    r = Admin({"group", "reset-offsets", "busy", "-t", "orders", "--to-latest", "--yes"}, "json");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(Committed("busy", "orders", 0), 5);
+    r = Admin({"group", "delete", "busy", "--yes"}, "json");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, R"({"group_id":"busy","deleted":true})"));
+    EXPECT_EQ(Committed("busy", "orders", 0), -2);
+}
+
+TEST_F(MqadminGroup, ResetOffsetsDryRunConfirmationAndTargets)
+{
+    const int64_t jan1 = 1767225600000; // 2026-01-01T00:00:00Z
+    const int64_t jan2 = 1767312000000; // 2026-01-02T00:00:00Z
+    CreateTopic("orders", 2);
+    Produce("orders", 0, 5, jan1); // offsets 0..4
+    Produce("orders", 0, 5, jan2); // offsets 5..9
+    Commit("g", MemberId(), "orders", 0, 3);
+
+    // --dry-run: the plan, nothing changed, no confirmation needed
+    Result r = Admin(
+        {"group", "reset-offsets", "g", "--topic", "orders", "--to-earliest", "--dry-run"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, R"({"group_id":"g","dry_run":true,"partitions":[
+        {"topic":"orders","partition":0,"current_offset":3,"new_offset":0},
+        {"topic":"orders","partition":1,"current_offset":-1,"new_offset":0}]})"));
+    EXPECT_EQ(Committed("g", "orders", 0), 3);
+    r = Admin({"group", "reset-offsets", "g", "-t", "orders", "--to-earliest", "--dry-run"},
+              "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("Dry run, nothing changed"), std::string::npos) << r.out;
+    r = Admin({"group", "reset-offsets", "g", "-t", "orders", "--to-earliest", "--dry-run"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "group_id,topic,partition,current_offset,new_offset\n"
+                     "g,orders,0,3,0\n"
+                     "g,orders,1,-1,0\n");
+    EXPECT_EQ(Committed("g", "orders", 0), 3);
+
+    // from a non-terminal without --yes: exit 1, nothing changed
+    r = Admin({"group", "reset-offsets", "g", "-t", "orders", "--to-earliest"}, "json");
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("not resetting the offsets of group 'g'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--yes"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(Committed("g", "orders", 0), 3);
+    EXPECT_EQ(Committed("g", "orders", 1), -2) << "partition 1 still has no commit";
+
+    // the targets
+    r = Admin({"group", "reset-offsets", "g", "-t", "orders", "--to-latest", "--yes"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(SameJson(r.out, R"({"group_id":"g","dry_run":false,"partitions":[
+        {"topic":"orders","partition":0,"current_offset":3,"new_offset":10},
+        {"topic":"orders","partition":1,"current_offset":-1,"new_offset":0}]})"));
+    EXPECT_EQ(Committed("g", "orders", 0), 10);
+    EXPECT_EQ(Committed("g", "orders", 1), 0);
+    r = Admin({"group", "reset-offsets", "g", "-t", "orders", "--partition", "0", "--to-offset",
+               "7", "-y"},
+              "table");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("Reset 1 offsets of group 'g'."), std::string::npos) << r.out;
+    EXPECT_EQ(Committed("g", "orders", 0), 7);
+    struct {
+        const char *when;
+        int64_t offset;
+    } times[] = {
+        {"2026-01-01T12:00:00Z", 5},      // after the first batch: the second
+        {"2026-01-02T01:00:00+01:00", 5}, // = 2026-01-02T00:00Z, the second batch's first
+        {"2026-01-01", 0},                // midnight UTC: the first batch
+        {"2025-12-31T23:59:59.999", 0},   // no zone = UTC
+        {"2026-01-02T00:00:01Z", 10},     // after every record: the log end
+    };
+    for (auto &t : times) {
+        r = Admin({"group", "reset-offsets", "g", "-t", "orders", "--partition", "0",
+                   "--to-datetime", t.when, "--yes"},
+                  "json");
+        ASSERT_EQ(r.code, 0) << t.when << ": " << r.err;
+        EXPECT_EQ(Committed("g", "orders", 0), t.offset) << t.when << ": " << r.out;
+    }
+
+    // on a terminal: the plan in the question; "n" changes nothing
+    Commit("g", MemberId(), "orders", 0, 7);
+    RunOpts o;
+    o.tty_stdin = true;
+    o.input = "n\n";
+    r = Admin({"group", "reset-offsets", "g", "-t", "orders", "--to-earliest"}, "table", o);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("Reset the committed offsets of group 'g' on topic 'orders': "
+                         "partition 0: 7 -> 0, partition 1: 0 -> 0? [y/N]"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("not confirmed"), std::string::npos) << r.err;
+    EXPECT_EQ(Committed("g", "orders", 0), 7);
+    o.input = "y\n";
+    r = Admin({"group", "reset-offsets", "g", "-t", "orders", "--to-earliest"}, "table", o);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(Committed("g", "orders", 0), 0);
+}
+
+TEST_F(MqadminGroup, DeleteAsksOnATerminalAndRefusesFromANonTerminal)
+{
+    CreateTopic("orders", 1);
+    Commit("old", MemberId(), "orders", 0, 0);
+    Result r = Admin({"group", "delete", "old"}, "table");
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("not deleting group 'old'"), std::string::npos) << r.err;
+    EXPECT_EQ(Committed("old", "orders", 0), 0);
+
+    RunOpts o;
+    o.tty_stdin = true;
+    o.input = "n\n";
+    r = Admin({"group", "delete", "old"}, "table", o);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("Delete group 'old' and its committed offsets of 1 partitions?"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(Committed("old", "orders", 0), 0);
+    o.input = "yes\n";
+    r = Admin({"group", "delete", "old"}, "table", o);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "Deleted group 'old'.\n");
+    EXPECT_EQ(Committed("old", "orders", 0), -2);
+
+    Commit("old2", MemberId(), "orders", 0, 0);
+    r = Admin({"group", "delete", "old2", "--yes"}, "csv");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "group_id,deleted\nold2,true\n");
 }
 
 // The acl family against a broker with mTLS and the authorizer on; the
