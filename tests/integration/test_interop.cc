@@ -1,5 +1,7 @@
 // An independent client generated with a stock toolchain (Debian's grpcio and
-// grpc_tools for /usr/bin/python3) calls every RPC: tests/interop/client.py.
+// grpc_tools for /usr/bin/python3) calls every RPC: tests/interop/client.py
+// (Metadata, Produce, Fetch, ListOffsets, InitProducerId with idempotent
+// Produce, JoinGroup, Heartbeat, CommitOffsets, FetchOffsets, LeaveGroup).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,11 +44,14 @@ TEST_F(InteropTest, StockGrpcPythonClientCallsEveryRpc)
         GTEST_SKIP() << kPython << " lacks grpcio/grpc_tools (python3-grpcio, "
                      << "python3-grpc-tools; scripts/setup installs them): " << probe;
 
-    ASSERT_NO_FATAL_FAILURE(StartBroker());
+    // A short heartbeat interval keeps the held Heartbeat checks quick.
+    ASSERT_NO_FATAL_FAILURE(StartBroker(
+        {"--group.min.session.timeout.ms", "100", "--group.heartbeat.interval.ms", "500"}));
     ASSERT_NO_FATAL_FAILURE(CreateTopic("interop", 3));
     std::string cmd = std::string(kPython) + " " + MQ_SOURCE_DIR + "/tests/interop/client.py" +
                       " --addr " + broker_.client_addr() + " --topic interop --partitions 3" +
-                      " --proto-dir " + MQ_SOURCE_DIR + "/sdk/c/proto";
+                      " --proto-dir " + MQ_SOURCE_DIR + "/sdk/c/proto" +
+                      " --heartbeat-interval-ms 500";
     std::string output;
     int code = Shell(cmd, &output);
     EXPECT_EQ(code, 0) << cmd << "\n" << output;
