@@ -75,21 +75,26 @@ void topic_release(topic_t *t)
 {
     if (!t)
         return;
-    int left = __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL);
-    if (left == 0) {
-        topic_free(t);
+    /* Read the flag before dropping our reference: once it is dropped another
+     * holder may free t. The waiter re-checks on a short period, so a release
+     * racing with the flag being set costs at most one slice, never a hang. */
+    if (!__atomic_load_n(&t->deleting, __ATOMIC_ACQUIRE)) {
+        if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0)
+            topic_free(t);
         return;
     }
-    if (left == 1 && __atomic_load_n(&t->deleting, __ATOMIC_ACQUIRE)) {
-        pthread_mutex_lock(&g_ref_mu);
+    pthread_mutex_lock(&g_ref_mu);
+    int left = __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL);
+    if (left == 1)
         pthread_cond_broadcast(&g_ref_cond);
-        pthread_mutex_unlock(&g_ref_mu);
-    }
+    pthread_mutex_unlock(&g_ref_mu);
+    if (left == 0)
+        topic_free(t);
 }
 
 int topic_wait_sole_ref(topic_t *t, int timeout_ms)
 {
-    struct timespec until;
+    struct timespec now, until, slice;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000;
     until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -100,10 +105,19 @@ int topic_wait_sole_ref(topic_t *t, int timeout_ms)
     int rc = 0;
     pthread_mutex_lock(&g_ref_mu);
     while (__atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) > 1) {
-        if (pthread_cond_timedwait(&g_ref_cond, &g_ref_mu, &until) == ETIMEDOUT) {
-            rc = __atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) > 1 ? -1 : 0;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (now.tv_sec > until.tv_sec ||
+            (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec)) {
+            rc = -1;
             break;
         }
+        slice = now;
+        slice.tv_nsec += 10 * 1000000L;
+        if (slice.tv_nsec >= 1000000000L) {
+            slice.tv_sec++;
+            slice.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g_ref_cond, &g_ref_mu, &slice);
     }
     pthread_mutex_unlock(&g_ref_mu);
     return rc;
