@@ -58,12 +58,13 @@ struct Acc : ::testing::Test {
                 return t;
         return nullptr;
     }
-    std::vector<mq_pbatch_t *> collect(int64_t now, int flush = 0, size_t max = 64)
+    std::vector<mq_pbatch_t *> collect(int64_t now, int flush = 0, size_t max = 64, int hold = 1)
     {
         std::vector<mq_pbatch_t *> out(max);
         mq_pbatch_t *expired = nullptr;
         int64_t next;
-        size_t n = mq__acc_collect(&acc, now, flush, out.data(), max, SIZE_MAX, &expired, &next);
+        size_t n =
+            mq__acc_collect(&acc, now, flush, hold, out.data(), max, SIZE_MAX, &expired, &next);
         EXPECT_EQ(expired, nullptr);
         out.resize(n);
         return out;
@@ -265,7 +266,7 @@ TEST_F(Acc, ExpiredBatchesAreReturned)
     mq_pbatch_t *expired = nullptr;
     int64_t next;
     size_t n =
-        mq__acc_collect(&acc, mq__mono_ms() + 1000, 0, out.data(), 4, SIZE_MAX, &expired, &next);
+        mq__acc_collect(&acc, mq__mono_ms() + 1000, 0, 1, out.data(), 4, SIZE_MAX, &expired, &next);
     EXPECT_EQ(n, 0u);
     ASSERT_NE(expired, nullptr);
     EXPECT_EQ(expired->count, 1);
@@ -344,4 +345,87 @@ TEST_F(Acc, PoolKeepsAFewBatches)
     finish(got);
     EXPECT_EQ(acc.pool_n, 4) << "the rest are freed";
     EXPECT_EQ(acc.msgs, 0);
+}
+
+TEST_F(Acc, FullWindowKeepsLingerZeroBatchOpen)
+{
+    // linger.ms=0 with the partition's one in-flight slot taken: each wake
+    // of the I/O thread must not seal a one-message batch; the messages
+    // coalesce into one batch that goes when the slot frees.
+    start({{"linger.ms", "0"}});
+    ASSERT_EQ(add("t", 0, "", "first"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 1), MQ_OK);
+    int64_t now = mq__mono_ms();
+    auto inflight = collect(now);
+    ASSERT_EQ(inflight.size(), 1u);
+    mq_tpart_t *tp = &topic("t")->parts[0];
+    for (int i = 0; i < 100; i++) {
+        ASSERT_EQ(add("t", 0, "", "v" + std::to_string(i)), MQ_OK);
+        EXPECT_TRUE(collect(now + i).empty()) << "the window is full";
+    }
+    EXPECT_EQ(tp->ready_head, nullptr) << "nothing sealed while the window is full";
+    ASSERT_NE(tp->open, nullptr);
+    EXPECT_EQ(tp->open->count, 100);
+    finish(inflight);
+    auto got = collect(now + 100);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]->count, 100) << "one batch for the whole backlog";
+    EXPECT_EQ(tp->open, nullptr);
+    finish(got);
+
+    // Not connected (hold=0): linger seals as before, so the batches can
+    // time out at their own deadline.
+    ASSERT_EQ(add("t", 0, "", "a"), MQ_OK);
+    got = collect(now + 200, 0, 0, 0);
+    EXPECT_TRUE(got.empty());
+    EXPECT_NE(tp->ready_head, nullptr);
+    EXPECT_EQ(tp->open, nullptr);
+}
+
+TEST_F(Acc, HeldBatchStillExpires)
+{
+    start({{"linger.ms", "0"}, {"message.timeout.ms", "100"}});
+    ASSERT_EQ(add("t", 0, "", "first"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 1), MQ_OK);
+    int64_t now = mq__mono_ms();
+    auto inflight = collect(now);
+    ASSERT_EQ(inflight.size(), 1u);
+    ASSERT_EQ(add("t", 0, "", "held"), MQ_OK);
+    std::vector<mq_pbatch_t *> out(4);
+    mq_pbatch_t *expired = nullptr;
+    int64_t next = 0;
+    EXPECT_EQ(mq__acc_collect(&acc, now, 0, 1, out.data(), 4, SIZE_MAX, &expired, &next), 0u);
+    EXPECT_EQ(expired, nullptr);
+    EXPECT_GT(next, now) << "wakes for the held batch's deadline";
+    EXPECT_LE(next, now + 1100);
+    EXPECT_EQ(mq__acc_collect(&acc, now + 1000, 0, 1, out.data(), 4, SIZE_MAX, &expired, &next),
+              0u);
+    ASSERT_NE(expired, nullptr) << "a held batch past its deadline times out";
+    EXPECT_EQ(expired->count, 1);
+    mq__acc_release(&acc, 1, (int64_t)expired->bytes);
+    mq__pbatch_free(expired);
+    finish(inflight);
+}
+
+TEST_F(Acc, ConnectionWindowFullThenOneCallTakesEveryPartition)
+{
+    // Idempotent: 5 per partition; the connection's window is full (max 0).
+    conf = mq_conf_new();
+    ASSERT_EQ(mq_conf_set(conf, "linger.ms", "0", NULL, 0), MQ_OK);
+    ASSERT_EQ(mq__acc_init(&acc, conf, 5, wake, &wakes), MQ_OK);
+    ASSERT_EQ(add("t", 0, "", "x"), MQ_OK);
+    ASSERT_EQ(mq__acc_set_partitions(&acc, topic("t"), 4), MQ_OK);
+    int64_t now = mq__mono_ms();
+    EXPECT_TRUE(collect(now, 0, 0).empty());
+    for (int i = 0; i < 40; i++) {
+        ASSERT_EQ(add("t", i % 4, "", "v"), MQ_OK);
+        EXPECT_TRUE(collect(now, 0, 0).empty());
+    }
+    auto got = collect(now);
+    ASSERT_EQ(got.size(), 4u) << "one batch per partition, all in one call";
+    int total = 0;
+    for (auto *b : got)
+        total += b->count;
+    EXPECT_EQ(total, 41);
+    finish(got);
 }

@@ -417,8 +417,45 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-size_t mq__acc_collect(mq_acc_t *acc, int64_t now, int flush_all, mq_pbatch_t **out, size_t max,
-                       size_t max_bytes, mq_pbatch_t **expired, int64_t *next_ms)
+/* Batches past their deadline leave from the head of the partition (order
+ * kept) for *exp. */
+static void expire_head(mq_tpart_t *tp, int64_t now, mq_pbatch_t **exp)
+{
+    while (tp->ready_head && tp->ready_head->deadline_ms && tp->ready_head->deadline_ms <= now) {
+        mq_pbatch_t *b = tp->ready_head;
+        tp->ready_head = b->next;
+        if (!tp->ready_head)
+            tp->ready_tail = NULL;
+        b->next = *exp;
+        *exp = b;
+    }
+}
+
+/* Takes ready batches of one partition while its in-flight window, the
+ * call's batch count and its bytes allow. */
+static void take_ready(mq_acc_t *acc, mq_tpart_t *tp, int64_t now, mq_pbatch_t **out, size_t *n,
+                       size_t max, size_t *bytes, size_t max_bytes, int64_t *next)
+{
+    while (tp->ready_head && tp->in_flight < acc->part_in_flight_max && *n < max) {
+        mq_pbatch_t *b = tp->ready_head;
+        if (b->retry_at_ms > now) {
+            *next = min64(*next, b->retry_at_ms);
+            return;
+        }
+        if (*n > 0 && *bytes + b->builder.len > max_bytes)
+            return;
+        tp->ready_head = b->next;
+        if (!tp->ready_head)
+            tp->ready_tail = NULL;
+        b->next = NULL;
+        tp->in_flight++;
+        out[(*n)++] = b;
+        *bytes += b->builder.len;
+    }
+}
+
+size_t mq__acc_collect(mq_acc_t *acc, int64_t now, int flush_all, int hold, mq_pbatch_t **out,
+                       size_t max, size_t max_bytes, mq_pbatch_t **expired, int64_t *next_ms)
 {
     size_t n = 0, bytes = 0;
     int64_t next = INT64_MAX;
@@ -431,38 +468,27 @@ size_t mq__acc_collect(mq_acc_t *acc, int64_t now, int flush_all, mq_pbatch_t **
             assign_unassigned(acc, t);
         for (int32_t i = 0; i < t->partitions; i++) {
             mq_tpart_t *tp = &t->parts[i];
-            if (tp->open) {
-                int64_t due = tp->open->first_ms + acc->conf->linger_ms;
-                if (flush_all || acc->closed || due <= now)
+            expire_head(tp, now, &exp_head);
+            take_ready(acc, tp, now, out, &n, max, &bytes, max_bytes, &next);
+            mq_pbatch_t *b = tp->open;
+            if (b) {
+                int64_t due = flush_all || acc->closed ? now : b->first_ms + acc->conf->linger_ms;
+                int lapsed = b->deadline_ms && b->deadline_ms <= now;
+                /* It could not go now (window full, or batches ahead of it):
+                 * sealing would only queue a small batch behind the others.
+                 * It keeps filling until a slot frees (the answer wakes the
+                 * I/O thread) or it is full. */
+                int held = hold &&
+                           (tp->ready_head || tp->in_flight >= acc->part_in_flight_max || n >= max);
+                if (lapsed || (due <= now && !held)) {
                     seal(acc, t, i);
-                else
+                    expire_head(tp, now, &exp_head);
+                    take_ready(acc, tp, now, out, &n, max, &bytes, max_bytes, &next);
+                } else if (!held) {
                     next = min64(next, due);
-            }
-            /* Expire waiting batches from the head, keeping order. */
-            while (tp->ready_head && tp->ready_head->deadline_ms &&
-                   tp->ready_head->deadline_ms <= now) {
-                mq_pbatch_t *b = tp->ready_head;
-                tp->ready_head = b->next;
-                if (!tp->ready_head)
-                    tp->ready_tail = NULL;
-                b->next = exp_head;
-                exp_head = b;
-            }
-            while (tp->ready_head && tp->in_flight < acc->part_in_flight_max && n < max) {
-                mq_pbatch_t *b = tp->ready_head;
-                if (b->retry_at_ms > now) {
-                    next = min64(next, b->retry_at_ms);
-                    break;
+                } else if (b->deadline_ms) {
+                    next = min64(next, b->deadline_ms);
                 }
-                if (n > 0 && bytes + b->builder.len > max_bytes)
-                    break;
-                tp->ready_head = b->next;
-                if (!tp->ready_head)
-                    tp->ready_tail = NULL;
-                b->next = NULL;
-                tp->in_flight++;
-                out[n++] = b;
-                bytes += b->builder.len;
             }
             if (tp->ready_head && tp->ready_head->deadline_ms)
                 next = min64(next, tp->ready_head->deadline_ms);

@@ -135,11 +135,15 @@ mq_err_t mq__acc_append(mq_acc_t *acc, const char *topic, int32_t partition, con
 /* Seals batches whose linger passed (all of them if flush_all), moves
  * unassigned messages of topics with a known partition count into batches,
  * and takes up to max batches ready to send (at most part_in_flight_max per
- * partition, retries first, max_bytes in total). Batches whose deadline has
- * passed and are not in flight go to *expired. Sets *next_ms to the next
- * time something becomes due. Returns the number taken. */
-size_t mq__acc_collect(mq_acc_t *acc, int64_t now_ms, int flush_all, mq_pbatch_t **out, size_t max,
-                       size_t max_bytes, mq_pbatch_t **expired, int64_t *next_ms);
+ * partition, retries first, max_bytes in total). With hold (the connection
+ * is up, so a slot will free), an open batch whose partition cannot send it
+ * now (its window is full, batches wait ahead of it, or max is reached)
+ * stays open and keeps filling instead of being sealed by linger: a backlog
+ * then coalesces into few batches. Batches whose deadline has passed and
+ * are not in flight go to *expired. Sets *next_ms to the next time
+ * something becomes due. Returns the number taken. */
+size_t mq__acc_collect(mq_acc_t *acc, int64_t now_ms, int flush_all, int hold, mq_pbatch_t **out,
+                       size_t max, size_t max_bytes, mq_pbatch_t **expired, int64_t *next_ms);
 
 /* Sets a topic's partition count (metadata answer) and moves its waiting
  * messages into batches. Growing is allowed; shrinking is ignored (batches

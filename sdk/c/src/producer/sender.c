@@ -687,8 +687,10 @@ static void pump(mq_producer_t *p, int64_t now, int64_t *next)
         int64_t due;
         size_t max =
             ready && p->produce_in_flight < p->conf->max_in_flight ? MAX_BATCHES_PER_CALL : 0;
-        size_t n =
-            mq__acc_collect(&p->acc, now, flush_all, out, max, MAX_CALL_BYTES, &expired, &due);
+        /* Connected and ready: a partition whose window is full keeps its
+         * open batch filling until an answer frees a slot. */
+        size_t n = mq__acc_collect(&p->acc, now, flush_all, ready, out, max, MAX_CALL_BYTES,
+                                   &expired, &due);
         *next = min64(*next, due);
         report_list(p, expired, MQ_ERR_MSG_TIMED_OUT,
                     "message timed out (message.timeout.ms) before it could be sent");
