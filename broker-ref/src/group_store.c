@@ -239,8 +239,9 @@ static void load_rows(void *dbv, void *arg, meta_result_t *res)
     }
     sqlite3_finalize(st);
     /* Restoring marked groups dirty; nothing needs writing back. */
-    group_blob_t *blobs;
-    group_blobs_free(blobs, groups_take_dirty(&blobs));
+    group_blob_t *blobs = NULL;
+    size_t n_blobs = groups_take_dirty(&blobs);
+    group_blobs_free(blobs, n_blobs);
     log_info("\"consumer groups loaded\" groups=%d offsets=%d", groups, offsets);
     return;
 fail:
