@@ -224,6 +224,8 @@ mq_cpart_t *mq__cpart_get(mq_consumer_t *c, const char *topic, int32_t partition
     }
     p->partition = partition;
     p->position = p->fetch_pos = MQ_OFFSET_INVALID;
+    mq__backoff_init(&p->retry_backoff, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms,
+                     (uint64_t)(uintptr_t)p ^ (uint64_t)mq__mono_ms());
     p->stored = p->committed = p->hwm = -1;
     p->next = c->parts;
     c->parts = p;

@@ -67,19 +67,20 @@ typedef struct mq_cpart {
     int assigned;
     int paused;
     int state;
-    int64_t want;              /* P_START: an offset, MQ_OFFSET_BEGINNING/END/STORED */
-    int64_t position;          /* next offset poll returns; MQ_OFFSET_INVALID = unknown */
-    int64_t fetch_pos;         /* next offset to fetch */
-    int64_t stored;            /* offset to commit next; -1 = none */
-    int64_t committed;         /* last offset known committed; -1 = none */
-    int64_t hwm;               /* high watermark of the last Fetch; -1 = unknown */
-    uint32_t version;          /* bumped by seek/pause/assign: older fetches are dropped */
-    int inflight;              /* a Fetch for it is in flight ... */
-    uint32_t inflight_version; /* ... fetched at this version */
-    size_t queued;             /* bytes of its chunks waiting for poll */
-    int eof_sent;              /* EOF emitted at fetch_pos == hwm; reset by new data */
-    int64_t retry_at_ms;       /* after a partition error: next fetch or lookup */
-    int revoking;              /* group: being revoked (no more fetches) */
+    int64_t want;               /* P_START: an offset, MQ_OFFSET_BEGINNING/END/STORED */
+    int64_t position;           /* next offset poll returns; MQ_OFFSET_INVALID = unknown */
+    int64_t fetch_pos;          /* next offset to fetch */
+    int64_t stored;             /* offset to commit next; -1 = none */
+    int64_t committed;          /* last offset known committed; -1 = none */
+    int64_t hwm;                /* high watermark of the last Fetch; -1 = unknown */
+    uint32_t version;           /* bumped by seek/pause/assign: older fetches are dropped */
+    int inflight;               /* a Fetch for it is in flight ... */
+    uint32_t inflight_version;  /* ... fetched at this version */
+    size_t queued;              /* bytes of its chunks waiting for poll */
+    int eof_sent;               /* EOF emitted at fetch_pos == hwm; reset by new data */
+    int64_t retry_at_ms;        /* after a partition error: next fetch or lookup */
+    mq_backoff_t retry_backoff; /* its wait: grows per error, reset by a success */
+    int revoking;               /* group: being revoked (no more fetches) */
 } mq_cpart_t;
 
 /* A queue entry: a chunk, or an event (with the partition/version it is

@@ -185,12 +185,12 @@ static void partition_error(mq_consumer_t *c, mq_cpart_t *p, const fetch_data_t 
     }
     if (err == MQ_ERR_UNKNOWN_MEMBER || err == MQ_ERR_FENCED_MEMBER_EPOCH ||
         err == MQ_ERR_STALE_MEMBER_EPOCH) {
-        p->retry_at_ms = now + c->conf->retry_backoff_ms;
+        p->retry_at_ms = now + mq__backoff_next(&p->retry_backoff);
         mq__group_fenced(c, err);
         return;
     }
     /* Unknown topic or partition, storage, authorization: report, retry later. */
-    p->retry_at_ms = now + c->conf->retry_backoff_max_ms;
+    p->retry_at_ms = now + mq__backoff_next(&p->retry_backoff);
     push_error(c, err, text, p);
 }
 
@@ -206,6 +206,7 @@ static void fetch_part_result(mq_consumer_t *c, mq_fbuf_t *buf, fetch_part_t *fp
         partition_error(c, p, d, now);
         return;
     }
+    mq__backoff_reset(&p->retry_backoff);
     p->hwm = d->hwm;
     int64_t end = -1;
     size_t records = 0;
@@ -296,7 +297,7 @@ static void on_fetch(void *arg, mq_err_t err, const char *msg, const uint8_t *re
             mq_cpart_t *p = call->parts[k].p;
             if (p->inflight && p->inflight_version == call->parts[k].version) {
                 p->inflight = 0;
-                p->retry_at_ms = now + c->conf->retry_backoff_ms;
+                p->retry_at_ms = now + mq__backoff_next(&p->retry_backoff);
             }
         }
         c->stats.fetch_errors++;

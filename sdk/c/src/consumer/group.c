@@ -28,6 +28,8 @@ struct mq_group {
     int hb_now;
     int64_t hb_at_ms;
     int64_t retry_at_ms;
+    mq_backoff_t join_backoff; /* JoinGroup retries; reset once joined */
+    mq_backoff_t hb_backoff;   /* Heartbeat retries; reset by a good one */
     int32_t hb_interval_ms;
     int sub_changed; /* rejoin with the new subscription */
     int revoking;    /* waiting for revoke_op before the partitions go */
@@ -72,6 +74,11 @@ mq_err_t mq__group_subscribe(mq_consumer_t *c, const char *const *topics, size_t
             return MQ_ERR_NO_MEMORY;
         g->epoch = -1;
         g->hb_interval_ms = (int32_t)c->conf->heartbeat_interval_ms;
+        uint64_t seed = (uint64_t)(uintptr_t)g ^ (uint64_t)mq__mono_ms();
+        mq__backoff_init(&g->join_backoff, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms,
+                         seed);
+        mq__backoff_init(&g->hb_backoff, c->conf->retry_backoff_ms, c->conf->retry_backoff_max_ms,
+                         seed + 0x9e3779b97f4a7c15ull);
     }
     char **v = calloc(n, sizeof(*v));
     char *regex = NULL;
@@ -365,7 +372,7 @@ static void on_join(void *arg, mq_err_t err, const char *msg, const uint8_t *res
     } else if (err != MQ_OK) {
         if (err == MQ_ERR_UNKNOWN_MEMBER)
             g->member_id[0] = '\0';
-        g->retry_at_ms = mq__mono_ms() + c->conf->retry_backoff_max_ms;
+        g->retry_at_ms = mq__mono_ms() + mq__backoff_next(&g->join_backoff);
         /* A configuration the broker refuses does not get better by retrying:
          * report it once and wait for the next mq_consumer_subscribe. */
         int fatal = err == MQ_ERR_INVALID_SESSION_TIMEOUT || err == MQ_ERR_UNSUPPORTED_ASSIGNOR ||
@@ -387,6 +394,7 @@ static void on_join(void *arg, mq_err_t err, const char *msg, const uint8_t *res
             g->hb_interval_ms = r->heartbeat_interval_ms;
         g->state = G_JOINED;
         g->sub_changed = 0;
+        mq__backoff_reset(&g->join_backoff);
         take_assignment(c, r->assignment, r->n_assignment);
         g->hb_now = 1;
     }
@@ -428,7 +436,7 @@ static void send_join(mq_consumer_t *c, struct mq_group *g)
     if (err != MQ_OK) {
         free(call);
         g->join_inflight = 0;
-        g->retry_at_ms = mq__mono_ms() + c->conf->retry_backoff_ms;
+        g->retry_at_ms = mq__mono_ms() + mq__backoff_next(&g->join_backoff);
     }
 }
 
@@ -458,7 +466,7 @@ static void on_heartbeat(void *arg, mq_err_t err, const char *msg, const uint8_t
     } else if (err == MQ_ERR_UNKNOWN_MEMBER || err == MQ_ERR_FENCED_MEMBER_EPOCH) {
         mq__group_fenced(c, err);
     } else if (err != MQ_OK) {
-        g->hb_at_ms = now + c->conf->retry_backoff_ms;
+        g->hb_at_ms = now + mq__backoff_next(&g->hb_backoff);
         if (err != MQ_ERR_TRANSPORT && err != MQ_ERR_TIMED_OUT) {
             char text[512];
             snprintf(text, sizeof(text), "group \"%s\": Heartbeat failed: %s", c->conf->group_id,
@@ -466,6 +474,7 @@ static void on_heartbeat(void *arg, mq_err_t err, const char *msg, const uint8_t
             push_error(c, err, text);
         }
     } else {
+        mq__backoff_reset(&g->hb_backoff);
         g->epoch = r->member_epoch;
         if (r->heartbeat_interval_ms > 0)
             g->hb_interval_ms = r->heartbeat_interval_ms;
@@ -545,7 +554,7 @@ static void send_heartbeat(mq_consumer_t *c, struct mq_group *g, int64_t now)
     if (err != MQ_OK) {
         free(call);
         g->hb_inflight = 0;
-        g->hb_at_ms = now + c->conf->retry_backoff_ms;
+        g->hb_at_ms = now + mq__backoff_next(&g->hb_backoff);
     }
 }
 

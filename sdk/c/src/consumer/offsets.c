@@ -60,7 +60,7 @@ static void set_part_error(mq_consumer_t *c, mq_cpart_t *p, mq_err_t err, const 
     snprintf(text, sizeof(text), "%s [%d]: %s failed: %s", p->topic, p->partition, what,
              msg && msg[0] ? msg : mq_err_str(err));
     p->state = P_START;
-    p->retry_at_ms = mq__mono_ms() + c->conf->retry_backoff_max_ms;
+    p->retry_at_ms = mq__mono_ms() + mq__backoff_next(&p->retry_backoff);
     if (err != MQ_ERR_TRANSPORT)
         push_error(c, err, text, p);
 }
@@ -230,6 +230,7 @@ static void on_list_offsets(void *arg, mq_err_t err, const char *msg, const uint
             }
             p->position = p->fetch_pos = r->results[i]->offset;
             p->state = P_READY;
+            mq__backoff_reset(&p->retry_backoff);
         }
         mq__consumer_wake(c);
     }
@@ -323,6 +324,7 @@ static void on_fetch_offsets(void *arg, mq_err_t err, const char *msg, const uin
         p->committed = off;
         p->position = p->fetch_pos = off;
         p->state = P_READY;
+        mq__backoff_reset(&p->retry_backoff);
     }
     if (call->op)
         mq__op_finish(c, call->op, err, msg);

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "mqclient.h"
+#include "net/backoff.h"
 #include "producer/partitioner.h"
 #include "wire/batch.h"
 
@@ -79,6 +80,10 @@ typedef struct mq_topic {
     mq_ua_msg_t *ua_head, *ua_tail;
     mq_ua_msg_t *ua_bad;    /* explicit partition out of range: to be failed */
     int64_t metadata_at_ms; /* last metadata request for it (I/O thread) */
+    /* While its partition count is unknown: no new request before this;
+     * the wait grows per request and restarts once the count is known. */
+    int64_t metadata_retry_at_ms;
+    mq_backoff_t metadata_backoff; /* lazily set up by the I/O thread */
     /* Size and count of its last sealed batch: a new batch starts with room
      * for as much, so a busy topic's batches never grow by copying. */
     size_t last_batch_len;

@@ -145,6 +145,8 @@ mq_err_t mq_producer_new(const mq_conf_t *conf, mq_producer_t **out, char *errst
     p->rng = (uint64_t)(uintptr_t)p ^ (uint64_t)mq__wall_ms();
     mq__backoff_init(&p->reconnect_backoff, p->conf->reconnect_backoff_ms,
                      p->conf->reconnect_backoff_max_ms, p->rng);
+    mq__backoff_init(&p->pid_backoff, p->conf->retry_backoff_ms, p->conf->retry_backoff_max_ms,
+                     p->rng + 0x9e3779b97f4a7c15ull);
     if (pthread_create(&p->thread, NULL, mq__sender_main, p) != 0) {
         seterr(errstr, errstr_size, "cannot start the I/O thread");
         mq__acc_destroy(&p->acc);

@@ -63,8 +63,9 @@ struct mq_producer {
     int pid_state;
     int pid_bump; /* a sequenced batch failed: new epoch once nothing is in flight */
     int64_t pid_retry_at_ms;
-    mq_err_t pid_fail_err;   /* PID_FAILED: why (e.g. MQ_ERR_CLUSTER_AUTHORIZATION) */
-    char pid_fail_text[512]; /* and the text every message's report carries */
+    mq_backoff_t pid_backoff; /* InitProducerId retries; reset on success */
+    mq_err_t pid_fail_err;    /* PID_FAILED: why (e.g. MQ_ERR_CLUSTER_AUTHORIZATION) */
+    char pid_fail_text[512];  /* and the text every message's report carries */
     int64_t producer_id;
     int16_t producer_epoch;
     int64_t stats_at_ms;

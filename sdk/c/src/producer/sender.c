@@ -380,6 +380,8 @@ static void on_metadata(void *arg, mq_err_t err, const char *msg, const uint8_t 
                     count = tm->partitions[j]->partition + 1;
             if (count > 0) {
                 mq__acc_set_partitions(&p->acc, t, count);
+                mq__backoff_reset(&t->metadata_backoff);
+                t->metadata_retry_at_ms = 0;
                 mq_ua_msg_t *bad = mq__acc_take_ua(&p->acc, t, 1);
                 report_ua(p, bad, MQ_ERR_UNKNOWN_PARTITION, "the topic has no such partition");
                 continue;
@@ -400,8 +402,18 @@ static void on_metadata(void *arg, mq_err_t err, const char *msg, const uint8_t 
     free(call);
 }
 
+/* The wait before asking again for a topic whose partition count is still
+ * unknown: retry.backoff.ms growing to retry.backoff.max.ms, jittered. */
+static int64_t metadata_backoff_next(mq_producer_t *p, mq_topic_t *t)
+{
+    if (t->metadata_backoff.max_ms == 0)
+        mq__backoff_init(&t->metadata_backoff, p->conf->retry_backoff_ms,
+                         p->conf->retry_backoff_max_ms, p->rng += 0x9e3779b97f4a7c15ull);
+    return mq__backoff_next(&t->metadata_backoff);
+}
+
 /* Asks for topics with no partition count yet (each at most once per
- * retry.backoff.ms), and for all of them every metadata refresh interval. */
+ * retry backoff), and for all of them every metadata refresh interval. */
 static void maybe_send_metadata(mq_producer_t *p, int64_t now, int64_t *next)
 {
     if (p->metadata_in_flight)
@@ -414,8 +426,8 @@ static void maybe_send_metadata(mq_producer_t *p, int64_t now, int64_t *next)
     metadata_call_t *call = malloc(sizeof(*call) + (cap ? cap : 1) * sizeof(mq_topic_t *));
     for (mq_topic_t *t = p->acc.topics; call && t; t = t->next) {
         int want = t->partitions < 0 && (t->ua_head || t->ua_bad);
-        if (want && now < t->metadata_at_ms + p->conf->retry_backoff_ms) {
-            *next = min64(*next, t->metadata_at_ms + p->conf->retry_backoff_ms);
+        if (want && now < t->metadata_retry_at_ms) {
+            *next = min64(*next, t->metadata_retry_at_ms);
             want = 0;
         }
         if (want || (refresh && t->partitions >= 0))
@@ -440,6 +452,8 @@ static void maybe_send_metadata(mq_producer_t *p, int64_t now, int64_t *next)
     for (size_t i = 0; i < n; i++) {
         names[i] = call->topics[i]->name;
         call->topics[i]->metadata_at_ms = now;
+        if (call->topics[i]->partitions < 0)
+            call->topics[i]->metadata_retry_at_ms = now + metadata_backoff_next(p, call->topics[i]);
     }
     req.n_topics = n;
     req.topics = names;
@@ -503,6 +517,7 @@ static void on_init_pid(void *arg, mq_err_t err, const char *msg, const uint8_t 
         p->producer_id = r->producer_id;
         p->producer_epoch = (int16_t)r->producer_epoch;
         p->pid_state = PID_READY;
+        mq__backoff_reset(&p->pid_backoff);
     } else if ((err == MQ_ERR_PRODUCER_FENCED || err == MQ_ERR_UNKNOWN_PRODUCER) &&
                p->producer_id >= 0) {
         /* The epoch cannot be bumped (another bump won, or the broker does
@@ -528,7 +543,7 @@ static void on_init_pid(void *arg, mq_err_t err, const char *msg, const uint8_t 
         emit_error(p, err, text);
     } else {
         p->pid_state = PID_NONE;
-        p->pid_retry_at_ms = mq__mono_ms() + p->conf->retry_backoff_ms;
+        p->pid_retry_at_ms = mq__mono_ms() + mq__backoff_next(&p->pid_backoff);
     }
     if (r)
         mq__v1__init_producer_id_response__free_unpacked(r, NULL);
