@@ -104,14 +104,14 @@ static const ckey_t g_keys[] = {
     {"max.partitions", CT_INT, BC(max_partitions), "10000", 1, 100000, NULL, NULL,
      "Most partitions one topic may have."},
     /* Consumer groups (docs/protocol.md 2.6). */
-    {"group.min.session.timeout.ms", CT_INT, BC(group_min_session_timeout_ms), "6000", 1,
-     DAY_MS, NULL, NULL,
+    {"group.min.session.timeout.ms", CT_INT, BC(group_min_session_timeout_ms), "6000", 1, DAY_MS,
+     NULL, NULL,
      "Smallest session.timeout.ms a consumer-group member may ask for (JoinGroup fails with "
      "INVALID_SESSION_TIMEOUT below it)."},
-    {"group.max.session.timeout.ms", CT_INT, BC(group_max_session_timeout_ms), "1800000", 1,
-     DAY_MS, NULL, NULL, "Largest session.timeout.ms a consumer-group member may ask for."},
-    {"group.heartbeat.interval.ms", CT_INT, BC(group_heartbeat_interval_ms), "3000", 10,
-     600000, NULL, NULL,
+    {"group.max.session.timeout.ms", CT_INT, BC(group_max_session_timeout_ms), "1800000", 1, DAY_MS,
+     NULL, NULL, "Largest session.timeout.ms a consumer-group member may ask for."},
+    {"group.heartbeat.interval.ms", CT_INT, BC(group_heartbeat_interval_ms), "3000", 10, 600000,
+     NULL, NULL,
      "The heartbeat interval the coordinator gives members: the longest it holds a Heartbeat "
      "whose answer has not changed. Rebalances do not wait for it."},
     {"log.retention.check.interval.ms", CT_INT, BC(housekeeping_interval_ms), "60000", 10, DAY_MS,

@@ -13,7 +13,9 @@ struct err_entry {
     int retriable;
 };
 
+/* clang-format off */
 #define E(code, text, grpc, http, retr) {code, #code, text, MQ_GRPC_##grpc, http, retr}
+/* clang-format on */
 
 static const struct err_entry table[] = {
     E(MQ_OK, "success", OK, 200, 0),
@@ -42,8 +44,7 @@ static const struct err_entry table[] = {
     E(MQ_ERR_QUEUE_FULL, "producer queue full", RESOURCE_EXHAUSTED, 503, 1),
     E(MQ_ERR_MSG_TIMED_OUT, "message timed out", DEADLINE_EXCEEDED, 504, 0),
     E(MQ_ERR_CLOSED, "handle closed", CANCELLED, 503, 0),
-    E(MQ_ERR_OUT_OF_ORDER_SEQUENCE, "out of order sequence number", FAILED_PRECONDITION, 409,
-      0),
+    E(MQ_ERR_OUT_OF_ORDER_SEQUENCE, "out of order sequence number", FAILED_PRECONDITION, 409, 0),
     E(MQ_ERR_PRODUCER_FENCED, "producer fenced by a newer epoch", FAILED_PRECONDITION, 409, 0),
     E(MQ_ERR_UNKNOWN_PRODUCER, "unknown producer id", FAILED_PRECONDITION, 409, 1),
     E(MQ_ERR_AUTHENTICATION, "authentication failed", UNAUTHENTICATED, 401, 0),
