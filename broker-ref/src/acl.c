@@ -371,36 +371,12 @@ static void sql_load(void *dbp, void *arg, meta_result_t *res)
     log_info("\"acls loaded\" count=%d authorizer=%s", n, g_acl.enabled ? "on" : "off");
 }
 
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    int done;
-    meta_result_t res;
-} waiter_t;
-
-static void load_done(loop_t *loop, void *arg, const meta_result_t *res)
-{
-    (void)loop;
-    waiter_t *w = arg;
-    pthread_mutex_lock(&w->mu);
-    w->res = *res;
-    w->done = 1;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->mu);
-}
-
 mq_err_t acl_load(void)
 {
-    waiter_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    meta_run_sql(sql_load, NULL, load_done, &w);
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cond, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    if (w.res.err != MQ_OK)
-        log_error("\"cannot load acls\" err=%s error=\"%s\"", mq_err_name(w.res.err),
-                  w.res.message);
-    return w.res.err;
+    meta_result_t res;
+    if (meta_run_sql_wait(sql_load, &res) != MQ_OK)
+        log_error("\"cannot load acls\" err=%s error=\"%s\"", mq_err_name(res.err), res.message);
+    return res.err;
 }
 
 typedef struct change {

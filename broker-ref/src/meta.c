@@ -751,6 +751,36 @@ void meta_run_sql(meta_sql_fn fn, loop_t *reply_loop, meta_done_cb done, void *a
     submit(j);
 }
 
+typedef struct sql_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int done;
+    meta_result_t res;
+} sql_waiter_t;
+
+static void sql_wait_done(loop_t *loop, void *arg, const meta_result_t *res)
+{
+    (void)loop;
+    sql_waiter_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->res = *res;
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+mq_err_t meta_run_sql_wait(meta_sql_fn fn, meta_result_t *res)
+{
+    sql_waiter_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    meta_run_sql(fn, NULL, sql_wait_done, &w);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cond, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    *res = w.res;
+    return w.res.err;
+}
+
 /* ---- start: open, migrate, load ---- */
 
 static int schema_version(void)

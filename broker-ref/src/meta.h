@@ -72,6 +72,10 @@ void meta_delete_topic(const char *name, loop_t *reply_loop, meta_done_cb done, 
 typedef void (*meta_sql_fn)(void *db, void *arg, meta_result_t *res);
 void meta_run_sql(meta_sql_fn fn, loop_t *reply_loop, meta_done_cb done, void *arg);
 
+/* meta_run_sql for loading at start: runs fn on the metadata thread and waits
+ * for it; fn must ignore its arg. Returns res->err; res holds the message. */
+mq_err_t meta_run_sql_wait(meta_sql_fn fn, meta_result_t *res);
+
 /* ---- Producer ids (InitProducerId) ----
  * Ids come from memory (producers.h) and are reserved in meta.db in blocks,
  * so a call does not wait for the disk; a new block is queued in the
