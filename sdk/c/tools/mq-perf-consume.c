@@ -21,15 +21,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "mq-perf.h"
 #include "mqclient.h"
 
-/* The header `mq-perf produce --latency-header` writes (8 bytes, big-endian
- * ns since the epoch, CLOCK_REALTIME). */
-#define LATENCY_HEADER "mq-perf-ts"
-
 #define HIST_BUCKETS 10000000 /* 1 us buckets up to 10 s */
-
-int mq_perf_consume(int argc, char **argv); /* called by mq-perf.c's main */
 
 typedef struct cperf {
     int64_t msgs, bytes, errors, lat_count;
@@ -40,16 +35,12 @@ typedef struct cperf {
 
 static int64_t mono_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return perf_clock_ns(CLOCK_MONOTONIC);
 }
 
 static int64_t wall_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return perf_clock_ns(CLOCK_REALTIME);
 }
 
 static void cusage(FILE *f)
@@ -72,7 +63,7 @@ static void record(cperf_t *pf, const mq_message_t *m, int64_t now)
         return;
     const void *v;
     size_t len;
-    if (mq_message_header_get(m, LATENCY_HEADER, &v, &len) != MQ_OK || len != 8)
+    if (mq_message_header_get(m, PERF_LATENCY_HEADER, &v, &len) != MQ_OK || len != 8)
         return;
     const uint8_t *b = v;
     uint64_t sent = 0;
@@ -87,15 +78,7 @@ static void record(cperf_t *pf, const mq_message_t *m, int64_t now)
 
 static double cpercentile(const cperf_t *pf, double q)
 {
-    int64_t want = (int64_t)ceil(q * (double)pf->lat_count), seen = 0;
-    if (pf->lat_count == 0)
-        return 0;
-    for (int64_t b = 0; b < HIST_BUCKETS; b++) {
-        seen += pf->hist[b];
-        if (seen >= want)
-            return (double)(b + 1) / 1000.0;
-    }
-    return 0;
+    return perf_percentile_ms(pf->hist, HIST_BUCKETS, pf->lat_count, q, 1);
 }
 
 static void on_event(cperf_t *pf, mq_event_t *ev)
@@ -120,16 +103,6 @@ static void on_event(cperf_t *pf, mq_event_t *ev)
         break;
     }
     mq_event_destroy(ev);
-}
-
-static int cset(mq_conf_t *conf, const char *key, const char *value)
-{
-    char err[512];
-    if (mq_conf_set(conf, key, value, err, sizeof(err)) != MQ_OK) {
-        fprintf(stderr, "mq-perf: %s\n", err);
-        return -1;
-    }
-    return 0;
 }
 
 /* Polls until count messages or idle_ms without one. */
@@ -192,14 +165,14 @@ int mq_perf_consume(int argc, char **argv)
     while (!bad && (o = getopt_long(argc, argv, "b:t:g:p:c:n:Li:X:h", opts, NULL)) != -1) {
         switch (o) {
         case 'b':
-            bad = cset(conf, "bootstrap.servers", optarg);
+            bad = perf_set(conf, "bootstrap.servers", optarg);
             break;
         case 't':
             topic = optarg;
             break;
         case 'g':
             group = optarg;
-            bad = cset(conf, "group.id", optarg);
+            bad = perf_set(conf, "group.id", optarg);
             break;
         case 'p':
             partitions = strtoll(optarg, NULL, 10);
@@ -216,17 +189,9 @@ int mq_perf_consume(int argc, char **argv)
         case 'i':
             idle_ms = strtoll(optarg, NULL, 10);
             break;
-        case 'X': {
-            char *eq = strchr(optarg, '=');
-            if (!eq) {
-                fprintf(stderr, "mq-perf: -X wants key=value, got \"%s\"\n", optarg);
-                bad = 1;
-                break;
-            }
-            *eq = '\0';
-            bad = cset(conf, optarg, eq + 1);
+        case 'X':
+            bad = perf_set_kv(conf, optarg);
             break;
-        }
         case 'h':
             cusage(stdout);
             mq_conf_destroy(conf);
@@ -244,7 +209,7 @@ int mq_perf_consume(int argc, char **argv)
         return 2;
     }
     if (group)
-        cset(conf, "auto.offset.reset", latency ? "latest" : "earliest");
+        perf_set(conf, "auto.offset.reset", latency ? "latest" : "earliest");
     char err[512];
     mq_consumer_t *c;
     mq_err_t rc = mq_consumer_new(conf, &c, err, sizeof(err));

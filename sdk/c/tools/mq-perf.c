@@ -19,22 +19,19 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "mq-perf.h"
 #include "mqclient.h"
 
 static int64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return perf_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* The calling thread's CPU time: mq_produce's cost without the time the
  * thread waited for a core (client and broker share them). */
 static int64_t cpu_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return perf_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* Latency histogram: 10 µs buckets up to 100 s (plenty for delivery). */
@@ -59,18 +56,6 @@ static void usage(FILE *f)
 }
 
 /* mq-perf-consume.c */
-int mq_perf_consume(int argc, char **argv);
-
-static int set(mq_conf_t *conf, const char *key, const char *value)
-{
-    char err[512];
-    if (mq_conf_set(conf, key, value, err, sizeof(err)) != MQ_OK) {
-        fprintf(stderr, "mq-perf: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
 /* now: when the report was polled (read once per 256 reports). */
 static void handle_event(perf_t *pf, mq_event_t *ev, size_t size, int64_t now)
 {
@@ -121,15 +106,7 @@ static int drain(mq_producer_t *p, perf_t *pf, size_t size, int32_t timeout_ms)
 
 static double percentile(const perf_t *pf, double q)
 {
-    int64_t total = pf->delivered, want = (int64_t)ceil(q * (double)total), seen = 0;
-    if (total == 0)
-        return 0;
-    for (int64_t b = 0; b < HIST_BUCKETS; b++) {
-        seen += pf->hist[b];
-        if (seen >= want)
-            return (double)((b + 1) * HIST_US) / 1000.0;
-    }
-    return 0;
+    return perf_percentile_ms(pf->hist, HIST_BUCKETS, pf->delivered, q, HIST_US);
 }
 
 /* What the produce loop sends and how it measures. */
@@ -154,7 +131,7 @@ static mq_err_t produce_one(loop_t *l, int64_t i, int64_t t0)
     int klen = l->keys ? snprintf(key, sizeof(key), "key-%" PRId64, i % l->keys) : 0;
     /* For `mq-perf consume --latency`: wall-clock ns, 8 bytes big-endian. */
     uint8_t ts[8];
-    mq_msg_header_t h = {"mq-perf-ts", ts, sizeof(ts)};
+    mq_msg_header_t h = {PERF_LATENCY_HEADER, ts, sizeof(ts)};
     if (l->latency) {
         struct timespec w;
         clock_gettime(CLOCK_REALTIME, &w);
@@ -241,7 +218,7 @@ static int run_produce(int argc, char **argv)
     while (!bad && (c = getopt_long(argc, argv, "b:t:c:s:a:l:B:z:r:k:TX:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            bad = set(conf, "bootstrap.servers", optarg);
+            bad = perf_set(conf, "bootstrap.servers", optarg);
             break;
         case 't':
             topic = optarg;
@@ -253,16 +230,16 @@ static int run_produce(int argc, char **argv)
             size = (size_t)strtoull(optarg, NULL, 10);
             break;
         case 'a':
-            bad = set(conf, "acks", optarg);
+            bad = perf_set(conf, "acks", optarg);
             break;
         case 'l':
-            bad = set(conf, "linger.ms", optarg);
+            bad = perf_set(conf, "linger.ms", optarg);
             break;
         case 'B':
-            bad = set(conf, "batch.size", optarg);
+            bad = perf_set(conf, "batch.size", optarg);
             break;
         case 'z':
-            bad = set(conf, "compression.type", optarg);
+            bad = perf_set(conf, "compression.type", optarg);
             break;
         case 'r':
             rate = strtoll(optarg, NULL, 10);
@@ -273,17 +250,9 @@ static int run_produce(int argc, char **argv)
         case 'T':
             latency = 1;
             break;
-        case 'X': {
-            char *eq = strchr(optarg, '=');
-            if (!eq) {
-                fprintf(stderr, "mq-perf: -X wants key=value, got \"%s\"\n", optarg);
-                bad = 1;
-                break;
-            }
-            *eq = '\0';
-            bad = set(conf, optarg, eq + 1);
+        case 'X':
+            bad = perf_set_kv(conf, optarg);
             break;
-        }
         case 'h':
             usage(stdout);
             mq_conf_destroy(conf);
