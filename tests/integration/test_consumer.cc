@@ -21,12 +21,6 @@ extern "C" {
 namespace
 {
 
-int scale(int full, int small)
-{
-    const char *s = getenv("MQ_TEST_SCALE");
-    return s && !strcmp(s, "small") ? small : full;
-}
-
 std::string value_of(int p, int64_t i)
 {
     return "v-" + std::to_string(p) + "-" + std::to_string(i);
@@ -217,7 +211,7 @@ TEST_F(ConsumerTest, AssignAndPollReadsBackWhatWasProduced)
 {
     StartBroker();
     CreateTopic("t", 3);
-    const int n = scale(2000, 500);
+    const int n = test_scale(2000, 500);
     Produce("t", 3, n, 0, "lz4");
     mq_consumer_t *c = NewConsumer();
     auto parts = Parts("t", 3, MQ_OFFSET_BEGINNING);
@@ -280,7 +274,7 @@ TEST_F(ConsumerTest, PollBatchReturnsZeroCopyViewsInOrder)
 {
     StartBroker();
     CreateTopic("b", 4);
-    const int n = scale(20000, 4000);
+    const int n = test_scale(20000, 4000);
     Produce("b", 4, n / 4);
     mq_consumer_t *c = NewConsumer();
     auto parts = Parts("b", 4, MQ_OFFSET_BEGINNING);
@@ -588,7 +582,7 @@ TEST_F(ConsumerTest, MqPerfConsumeReadsEverything)
 {
     StartBroker();
     CreateTopic("perf", 2);
-    const int n = scale(20000, 5000);
+    const int n = test_scale(20000, 5000);
     Produce("perf", 2, n / 2);
     for (const char *batch : {"1000", "0"}) {
         std::string cmd = std::string(MQ_BIN_DIR) + "/mq-perf consume --brokers " +

@@ -31,12 +31,6 @@ extern "C" {
 namespace
 {
 
-int scale(int full, int small)
-{
-    const char *s = getenv("MQ_TEST_SCALE");
-    return s && !strcmp(s, "small") ? small : full;
-}
-
 int free_port()
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -319,7 +313,7 @@ TEST_F(GroupTest, KilledMemberPartitionsMoveAndEveryMessageIsConsumed)
 {
     StartBroker(kGroupArgs);
     CreateTopic("gk", 12);
-    const int per = scale(200, 50); // per partition: half before the kill, half after
+    const int per = test_scale(200, 50); // per partition: half before the kill, half after
     Produce("gk", 12, per / 2);
     // The victim: the example program as a child process.
     char tmpl[] = "/tmp/mq-consumer-child-XXXXXX";

@@ -27,12 +27,6 @@ extern "C" {
 namespace
 {
 
-int scale(int full, int small)
-{
-    const char *s = getenv("MQ_TEST_SCALE");
-    return s && !strcmp(s, "small") ? small : full;
-}
-
 struct Report {
     mq_err_t err = MQ_OK;
     int32_t partition = -1;
@@ -151,7 +145,8 @@ class ProducerKeyed : public ProducerTest, public ::testing::WithParamInterface<
 TEST_P(ProducerKeyed, EveryMessageDeliveredAndReadsBackByteForByte)
 {
     const char *compression = GetParam();
-    const int n = std::string(compression) == "none" ? scale(1000000, 50000) : scale(200000, 20000);
+    const int n =
+        std::string(compression) == "none" ? test_scale(1000000, 50000) : test_scale(200000, 20000);
     const size_t size = 100;
     const int parts = 4;
     StartBroker();
@@ -214,7 +209,7 @@ TEST_F(ProducerTest, ExplicitPartitionKeepsOrderAndHeaders)
     mq_producer_t *p =
         NewProducer(broker_.client_addr(), {{"linger.ms", "1"}, {"batch.num.messages", "7"}});
     ASSERT_NE(p, nullptr);
-    const int n = scale(20000, 2000);
+    const int n = test_scale(20000, 2000);
     std::vector<Report> reports(n);
     mq_msg_header_t h[2] = {{"trace", "abc", 3}, {"null", NULL, 0}};
     for (int i = 0; i < n; i++) {
@@ -346,7 +341,7 @@ TEST_F(ProducerTest, BrokerKilledAndRestartedMessagesRetried)
                                             {"retry.backoff.ms", "20"},
                                             {"linger.ms", "2"}});
     ASSERT_NE(p, nullptr);
-    const int n = scale(100000, 10000);
+    const int n = test_scale(100000, 10000);
     std::vector<Report> reports(n);
     for (int i = 0; i < n; i++) {
         if (i == n / 2) {
@@ -392,7 +387,7 @@ TEST_F(ProducerTest, CloseWithoutFlushReportsEveryMessage)
     CreateTopic("closing", 4);
     mq_producer_t *p = NewProducer(broker_.client_addr(), {{"linger.ms", "50"}});
     ASSERT_NE(p, nullptr);
-    const int n = scale(200000, 20000);
+    const int n = test_scale(200000, 20000);
     std::vector<Report> reports(n);
     for (int i = 0; i < n; i++)
         ASSERT_EQ(mq_produce(p, "closing", -1, NULL, 0, "value", 5, NULL, 0, 0,

@@ -36,12 +36,6 @@ extern "C" {
 namespace
 {
 
-int scale(int full, int small)
-{
-    const char *s = getenv("MQ_TEST_SCALE");
-    return s && !strcmp(s, "small") ? small : full;
-}
-
 struct Report {
     mq_err_t err = MQ_OK;
     int32_t partition = -1;
@@ -233,7 +227,7 @@ uint64_t chaos_seed()
 // producer id with gap-free sequences per partition; bytes read back equal.
 TEST_F(ProducerFaultTest, KeyedMessagesIdempotentDeliveredOnceInOrder)
 {
-    const int n = scale(1000000, 50000);
+    const int n = test_scale(1000000, 50000);
     const size_t size = 100;
     const int parts = 4;
     StartBroker();
@@ -422,7 +416,7 @@ TEST_F(ProducerFaultTest, OrderKeptUnderRetriesWithFiveInFlight)
 {
     const uint64_t seed = chaos_seed();
     SCOPED_TRACE("MQ_CHAOS_SEED=" + std::to_string(seed));
-    const int n = scale(100000, 20000);
+    const int n = test_scale(100000, 20000);
     const int keys = 64, parts = 4;
     StartBroker();
     CreateTopic("order", parts);
@@ -533,7 +527,7 @@ TEST_F(ProducerFaultTest, CloseWithoutFlushWhileBlackholedReportsEveryMessage)
         NewProducer(fp_addr(proxy_),
                     {{"linger.ms", "5"}, {"batch.num.messages", "100"}, {"max.in.flight", "2"}});
     ASSERT_NE(p, nullptr);
-    const int before = 1000, n = before + scale(20000, 5000);
+    const int before = 1000, n = before + test_scale(20000, 5000);
     std::vector<Report> reports(n);
     size_t polled = 0;
     auto none = [](int) { return std::string(); };

@@ -22,12 +22,6 @@ extern "C" {
 namespace
 {
 
-int scale(int full, int small)
-{
-    const char *s = getenv("MQ_TEST_SCALE");
-    return s && !strcmp(s, "small") ? small : full;
-}
-
 std::string ReadFile(const std::string &path)
 {
     std::ifstream in(path);
@@ -198,7 +192,7 @@ TEST_F(ProducerTlsTest, ProduceOverMutualTlsAndFetchBack)
 {
     ASSERT_NO_FATAL_FAILURE(StartBroker(TlsBrokerArgs()));
     ASSERT_NO_FATAL_FAILURE(CreateTopic("secure", 2));
-    int n = scale(2000, 200);
+    int n = test_scale(2000, 200);
     mq_producer_t *p = NewProducer(TlsConf("client"));
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(ProduceAll(p, "secure", n), n);

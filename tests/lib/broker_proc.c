@@ -36,6 +36,11 @@ int test_scale_small(void)
     return s && strcmp(s, "small") == 0;
 }
 
+int test_scale(int full, int small)
+{
+    return test_scale_small() ? small : full;
+}
+
 int test_scaled(int n)
 {
     if (!test_scale_small())

@@ -117,6 +117,8 @@ long long test_now_ms(void);
 int test_scale_small(void);
 /* n, or n/2 (at least 1) when MQ_TEST_SCALE=small. */
 int test_scaled(int n);
+/* small when MQ_TEST_SCALE=small, else full. */
+int test_scale(int full, int small);
 
 /* The broker binary the tests run (MQBROKER_PATH). */
 const char *broker_binary_path(void);
