@@ -13,23 +13,6 @@
 #include "error.h"
 #include "log.h"
 
-#define JSON_TYPE "application/json"
-
-static void reply_data(admin_req_t *req, int status, cJSON *data)
-{
-    cJSON *env = cJSON_CreateObject();
-    cJSON_AddBoolToObject(env, "success", 1);
-    cJSON_AddItemToObject(env, "data", data ? data : cJSON_CreateNull());
-    cJSON_AddNullToObject(env, "error");
-    char *text = cJSON_PrintUnformatted(env);
-    cJSON_Delete(env);
-    if (!text) {
-        admin_reply_error(req, 500, "out of memory");
-        return;
-    }
-    admin_reply(req, status, JSON_TYPE, text, strlen(text), NULL);
-}
-
 static cJSON *rule_json(const acl_rule_t *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -84,11 +67,6 @@ static void body_topic_name(admin_req_t *req, char *out, size_t cap)
     cJSON_Delete(doc);
 }
 
-static int method_is(const admin_req_t *req, const char *m)
-{
-    return !strcmp(req->method, m) || (!strcmp(m, "GET") && !strcmp(req->method, "HEAD"));
-}
-
 /* Checks the operation the endpoint needs. 1 to go on routing. */
 static int gate(admin_req_t *req, const char *path)
 {
@@ -96,7 +74,7 @@ static int gate(admin_req_t *req, const char *path)
     if (!acl_enabled())
         return 1;
     if (!strcmp(path, "/api/v1/topics")) {
-        if (!method_is(req, "POST"))
+        if (!admin_method_is(req, "POST"))
             return 1; /* the list shows only topics the principal may describe */
         char name[300];
         body_topic_name(req, name, sizeof(name));
@@ -108,16 +86,16 @@ static int gate(admin_req_t *req, const char *path)
         /* The raw (percent-encoded) name: a name needing encoding is
          * invalid anyway and is refused by the route. */
         const char *name = path + sizeof(topic_prefix) - 1;
-        if (method_is(req, "GET"))
+        if (admin_method_is(req, "GET"))
             return authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC, name);
-        if (method_is(req, "PUT"))
+        if (admin_method_is(req, "PUT"))
             return authorize(req, ACL_OP_ALTER, ACL_RES_TOPIC, name);
-        if (method_is(req, "DELETE"))
+        if (admin_method_is(req, "DELETE"))
             return authorize(req, ACL_OP_DELETE, ACL_RES_TOPIC, name);
         return 1;
     }
     if (!strncmp(path, "/api/v1/acls", 12)) {
-        if (method_is(req, "GET") || !strcmp(path, "/api/v1/acls/test"))
+        if (admin_method_is(req, "GET") || !strcmp(path, "/api/v1/acls/test"))
             return authorize(req, ACL_OP_DESCRIBE, ACL_RES_CLUSTER, "");
         return authorize(req, ACL_OP_ALTER, ACL_RES_CLUSTER, "");
     }
@@ -128,9 +106,9 @@ static int gate(admin_req_t *req, const char *path)
             return authorize(req, ACL_OP_DESCRIBE, ACL_RES_CLUSTER, "");
         char group[300];
         snprintf(group, sizeof(group), "%.*s", (int)strcspn(name, "/"), name);
-        if (method_is(req, "GET"))
+        if (admin_method_is(req, "GET"))
             return authorize(req, ACL_OP_DESCRIBE, ACL_RES_GROUP, group);
-        if (method_is(req, "DELETE"))
+        if (admin_method_is(req, "DELETE"))
             return authorize(req, ACL_OP_DELETE, ACL_RES_GROUP, group);
         return authorize(req, ACL_OP_ALTER, ACL_RES_GROUP, group);
     }
@@ -153,7 +131,7 @@ static void list_acls(admin_req_t *req)
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(arr, rule_json(&rules[i]));
     free(rules);
-    reply_data(req, 200, arr);
+    admin_reply_data(req, 200, arr);
 }
 
 /* Reads principal, resource_type, resource_name, pattern_type (default
@@ -242,14 +220,14 @@ static void on_changed(loop_t *loop, void *arg, const meta_result_t *res)
     pending_acl_t *p = arg;
     if (res->err == MQ_OK && p->rule.id == 0) {
         p->rule.id = strtoll(res->message, NULL, 10);
-        reply_data(p->req, 201, rule_json(&p->rule));
+        admin_reply_data(p->req, 201, rule_json(&p->rule));
     } else if (res->err == MQ_OK) {
         cJSON *d = cJSON_CreateObject();
         char num[32];
         snprintf(num, sizeof(num), "%" PRId64, p->rule.id);
         cJSON_AddRawToObject(d, "id", num);
         cJSON_AddBoolToObject(d, "deleted", 1);
-        reply_data(p->req, 200, d);
+        admin_reply_data(p->req, 200, d);
     } else {
         int status = res->err == MQ_ERR_NOT_FOUND ? 404 : mq__err_http_status(res->err);
         admin_reply_error(p->req, status >= 400 ? status : 500,
@@ -322,23 +300,9 @@ static void test_acl(admin_req_t *req)
                           : rule < 0                   ? "super user"
                                                        : "no rule allows it (default deny)";
         cJSON_AddStringToObject(d, "reason", why);
-        reply_data(req, 200, d);
+        admin_reply_data(req, 200, d);
     }
     cJSON_Delete(doc);
-}
-
-static void not_allowed(admin_req_t *req, const char *path, const char *allow)
-{
-    char msg[400];
-    snprintf(msg, sizeof(msg), "method %s is not allowed on %.200s (allowed: %s)", req->method,
-             path, allow);
-    cJSON *env = cJSON_CreateObject();
-    cJSON_AddBoolToObject(env, "success", 0);
-    cJSON_AddNullToObject(env, "data");
-    cJSON_AddStringToObject(env, "error", msg);
-    char *text = cJSON_PrintUnformatted(env);
-    cJSON_Delete(env);
-    admin_reply(req, 405, JSON_TYPE, text, text ? strlen(text) : 0, allow);
 }
 
 int admin_acl_route(admin_req_t *req, const char *path)
@@ -346,26 +310,26 @@ int admin_acl_route(admin_req_t *req, const char *path)
     if (!gate(req, path))
         return 1; /* answered 403 */
     if (!strcmp(path, "/api/v1/acls")) {
-        if (method_is(req, "GET"))
+        if (admin_method_is(req, "GET"))
             list_acls(req);
-        else if (method_is(req, "POST"))
+        else if (admin_method_is(req, "POST"))
             add_acl(req);
         else
-            not_allowed(req, path, "GET, POST");
+            admin_reply_not_allowed(req, path, "GET, POST");
         return 1;
     }
     if (!strcmp(path, "/api/v1/acls/test")) {
-        if (method_is(req, "POST"))
+        if (admin_method_is(req, "POST"))
             test_acl(req);
         else
-            not_allowed(req, path, "POST");
+            admin_reply_not_allowed(req, path, "POST");
         return 1;
     }
     if (!strncmp(path, "/api/v1/acls/", 13)) {
-        if (method_is(req, "DELETE"))
+        if (admin_method_is(req, "DELETE"))
             remove_acl(req, path + 13);
         else
-            not_allowed(req, path, "DELETE");
+            admin_reply_not_allowed(req, path, "DELETE");
         return 1;
     }
     return 0;

@@ -16,23 +16,6 @@
 #include "log/partition.h"
 #include "topics.h"
 
-#define JSON_TYPE "application/json"
-
-static void reply_data(admin_req_t *req, int status, cJSON *data)
-{
-    cJSON *env = cJSON_CreateObject();
-    cJSON_AddBoolToObject(env, "success", 1);
-    cJSON_AddItemToObject(env, "data", data ? data : cJSON_CreateNull());
-    cJSON_AddNullToObject(env, "error");
-    char *text = cJSON_PrintUnformatted(env);
-    cJSON_Delete(env);
-    if (!text) {
-        admin_reply_error(req, 500, "out of memory");
-        return;
-    }
-    admin_reply(req, status, JSON_TYPE, text, strlen(text), NULL);
-}
-
 static void add_i64(cJSON *obj, const char *key, int64_t v)
 {
     char num[32];
@@ -78,7 +61,7 @@ static void list_groups(admin_req_t *req)
         free(ids[i]);
     }
     free(ids);
-    reply_data(req, 200, arr);
+    admin_reply_data(req, 200, arr);
 }
 
 /* ---- GET /api/v1/groups/{id} ---- */
@@ -163,7 +146,7 @@ static void describe_group(admin_req_t *req, const char *id)
     }
     group_offsets_free(offs, n);
     add_i64(d, "total_lag", total);
-    reply_data(req, 200, d);
+    admin_reply_data(req, 200, d);
 }
 
 /* ---- DELETE /api/v1/groups/{id} ---- */
@@ -184,7 +167,7 @@ static void on_written(loop_t *loop, void *arg, mq_err_t err)
         admin_reply_error(p->req, 500, msg);
         cJSON_Delete(p->data);
     } else {
-        reply_data(p->req, 200, p->data);
+        admin_reply_data(p->req, 200, p->data);
     }
     free(p);
 }
@@ -406,7 +389,7 @@ static void reset_offsets(admin_req_t *req, const char *id)
             free(rows[i].metadata);
         }
         free(rows);
-        reply_data(req, 200, data);
+        admin_reply_data(req, 200, data);
         return;
     }
     pending_t *p = calloc(1, sizeof(*p));
@@ -427,29 +410,6 @@ static void reset_offsets(admin_req_t *req, const char *id)
 
 /* ---- dispatch ---- */
 
-static int is(const admin_req_t *req, const char *m)
-{
-    return !strcmp(req->method, m) || (!strcmp(m, "GET") && !strcmp(req->method, "HEAD"));
-}
-
-static void not_allowed(admin_req_t *req, const char *path, const char *allow)
-{
-    char msg[400];
-    snprintf(msg, sizeof(msg), "method %s is not allowed on %.200s (allowed: %s)", req->method,
-             path, allow);
-    cJSON *env = cJSON_CreateObject();
-    cJSON_AddBoolToObject(env, "success", 0);
-    cJSON_AddNullToObject(env, "data");
-    cJSON_AddStringToObject(env, "error", msg);
-    char *text = cJSON_PrintUnformatted(env);
-    cJSON_Delete(env);
-    if (!text) {
-        admin_reply_error(req, 500, "out of memory");
-        return;
-    }
-    admin_reply(req, 405, JSON_TYPE, text, strlen(text), allow);
-}
-
 int admin_group_route(admin_req_t *req, const char *path)
 {
     static const char prefix[] = "/api/v1/groups";
@@ -457,10 +417,10 @@ int admin_group_route(admin_req_t *req, const char *path)
     if (strncmp(path, prefix, pl) != 0 || (path[pl] != '\0' && path[pl] != '/'))
         return 0;
     if (path[pl] == '\0') {
-        if (is(req, "GET"))
+        if (admin_method_is(req, "GET"))
             list_groups(req);
         else
-            not_allowed(req, path, "GET");
+            admin_reply_not_allowed(req, path, "GET");
         return 1;
     }
     /* /api/v1/groups/{id} or /api/v1/groups/{id}/offsets; ids hold no
@@ -476,20 +436,20 @@ int admin_group_route(admin_req_t *req, const char *path)
     memcpy(id, rest, idlen);
     id[idlen] = '\0';
     if (!strcmp(tail, "/offsets")) {
-        if (is(req, "POST"))
+        if (admin_method_is(req, "POST"))
             reset_offsets(req, id);
         else
-            not_allowed(req, path, "POST");
+            admin_reply_not_allowed(req, path, "POST");
     } else if (*tail) {
         char msg[300];
         snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method, path);
         admin_reply_error(req, 404, msg);
-    } else if (is(req, "GET")) {
+    } else if (admin_method_is(req, "GET")) {
         describe_group(req, id);
-    } else if (is(req, "DELETE")) {
+    } else if (admin_method_is(req, "DELETE")) {
         delete_group(req, id);
     } else {
-        not_allowed(req, path, "GET, DELETE");
+        admin_reply_not_allowed(req, path, "GET, DELETE");
     }
     return 1;
 }

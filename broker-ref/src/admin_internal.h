@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "loop.h"
 
 /* Largest request body accepted (413 above). */
@@ -54,6 +56,16 @@ void admin_route(admin_req_t *req);
 
 /* A JSON envelope reply: {"success":false,"data":null,"error":msg}. */
 void admin_reply_error(admin_req_t *req, int status, const char *msg);
+
+/* A JSON envelope reply: {"success":true,"data":data,"error":null}; takes
+ * ownership of data (NULL sends null). */
+void admin_reply_data(admin_req_t *req, int status, cJSON *data);
+
+/* 405 naming the method, the path and the allowed methods (Allow header). */
+void admin_reply_not_allowed(admin_req_t *req, const char *path, const char *allow);
+
+/* req's method is m; HEAD counts as GET. */
+int admin_method_is(const admin_req_t *req, const char *m);
 
 /* Authorization of admin requests (admin_acls.c). admin_acl_route checks
  * what the endpoint needs (replying 403 when denied) and serves the

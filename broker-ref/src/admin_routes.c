@@ -21,7 +21,7 @@
 
 /* ---- envelope ---- */
 
-static void reply_json(admin_req_t *req, int status, cJSON *data)
+void admin_reply_data(admin_req_t *req, int status, cJSON *data)
 {
     cJSON *env = cJSON_CreateObject();
     if (env) {
@@ -135,7 +135,7 @@ static void get_health(admin_req_t *req)
 {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "status", "ok");
-    reply_json(req, 200, d);
+    admin_reply_data(req, 200, d);
 }
 
 static void get_cluster(admin_req_t *req)
@@ -151,7 +151,7 @@ static void get_cluster(admin_req_t *req)
     cJSON_AddNumberToObject(d, "uptime_seconds", (double)(int64_t)metrics_uptime_seconds());
     cJSON_AddNumberToObject(d, "topic_count", topics_count());
     add_i64(d, "partition_count", topics_partition_total());
-    reply_json(req, 200, d);
+    admin_reply_data(req, 200, d);
 }
 
 typedef struct list_ctx {
@@ -170,7 +170,7 @@ static void list_topics(admin_req_t *req)
 {
     list_ctx_t ctx = {req, cJSON_CreateArray()};
     topics_foreach(list_one, &ctx);
-    reply_json(req, 200, ctx.arr);
+    admin_reply_data(req, 200, ctx.arr);
 }
 
 static void describe(admin_req_t *req, const char *name, int status)
@@ -184,7 +184,7 @@ static void describe(admin_req_t *req, const char *name, int status)
     }
     cJSON *d = topic_json(t, 1);
     topic_release(t);
-    reply_json(req, status, d);
+    admin_reply_data(req, status, d);
 }
 
 /* Checks that body is a JSON object holding only the allowed fields.
@@ -300,7 +300,7 @@ static void on_deleted(loop_t *loop, void *arg, const meta_result_t *res)
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "name", p->name);
         cJSON_AddBoolToObject(d, "deleted", 1);
-        reply_json(p->req, 200, d);
+        admin_reply_data(p->req, 200, d);
     } else {
         reply_result(p->req, res);
     }
@@ -376,12 +376,12 @@ static void get_metrics(admin_req_t *req)
 
 /* ---- dispatch ---- */
 
-static int is(const admin_req_t *req, const char *m)
+int admin_method_is(const admin_req_t *req, const char *m)
 {
     return !strcmp(req->method, m) || (!strcmp(m, "GET") && !strcmp(req->method, "HEAD"));
 }
 
-static void not_allowed(admin_req_t *req, const char *path, const char *allow)
+void admin_reply_not_allowed(admin_req_t *req, const char *path, const char *allow)
 {
     char msg[400];
     snprintf(msg, sizeof(msg), "method %s is not allowed on %.200s (allowed: %s)", req->method,
@@ -430,8 +430,9 @@ static void route_topic(admin_req_t *req, const char *path, const char *raw, siz
         admin_reply_error(req, 404, "no such route; topic names cannot contain '/'");
         return;
     }
-    if (!is(req, "GET") && !is(req, "PUT") && !is(req, "DELETE")) {
-        not_allowed(req, path, "GET, PUT, DELETE");
+    if (!admin_method_is(req, "GET") && !admin_method_is(req, "PUT") &&
+        !admin_method_is(req, "DELETE")) {
+        admin_reply_not_allowed(req, path, "GET, PUT, DELETE");
         return;
     }
     if (topics_validate_name(name) != MQ_OK) {
@@ -443,9 +444,9 @@ static void route_topic(admin_req_t *req, const char *path, const char *raw, siz
         admin_reply_error(req, 400, msg);
         return;
     }
-    if (is(req, "GET"))
+    if (admin_method_is(req, "GET"))
         describe(req, name, 200);
-    else if (is(req, "PUT"))
+    else if (admin_method_is(req, "PUT"))
         alter_topic(req, name);
     else
         delete_topic(req, name);
@@ -469,30 +470,30 @@ void admin_route(admin_req_t *req)
         return;
     static const char topic_prefix[] = "/api/v1/topics/";
     if (!strcmp(path, "/health")) {
-        if (is(req, "GET"))
+        if (admin_method_is(req, "GET"))
             get_health(req);
         else
-            not_allowed(req, path, "GET");
+            admin_reply_not_allowed(req, path, "GET");
     } else if (!strcmp(path, "/api/v1/cluster")) {
-        if (is(req, "GET"))
+        if (admin_method_is(req, "GET"))
             get_cluster(req);
         else
-            not_allowed(req, path, "GET");
+            admin_reply_not_allowed(req, path, "GET");
     } else if (!strcmp(path, "/api/v1/topics")) {
-        if (is(req, "GET"))
+        if (admin_method_is(req, "GET"))
             list_topics(req);
-        else if (is(req, "POST"))
+        else if (admin_method_is(req, "POST"))
             create_topic(req);
         else
-            not_allowed(req, path, "GET, POST");
+            admin_reply_not_allowed(req, path, "GET, POST");
     } else if (!strncmp(path, topic_prefix, sizeof(topic_prefix) - 1) &&
                n > sizeof(topic_prefix) - 1) {
         route_topic(req, path, path + sizeof(topic_prefix) - 1, n - (sizeof(topic_prefix) - 1));
     } else if (!strcmp(path, "/metrics")) {
-        if (is(req, "GET"))
+        if (admin_method_is(req, "GET"))
             get_metrics(req);
         else
-            not_allowed(req, path, "GET");
+            admin_reply_not_allowed(req, path, "GET");
     } else {
         char msg[300];
         snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method, path);
