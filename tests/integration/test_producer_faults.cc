@@ -416,7 +416,9 @@ TEST_F(ProducerFaultTest, OrderKeptUnderRetriesWithFiveInFlight)
 {
     const uint64_t seed = chaos_seed();
     SCOPED_TRACE("MQ_CHAOS_SEED=" + std::to_string(seed));
-    const int n = test_scale(100000, 20000);
+    // At least n_min messages, and more until the faults have happened: a
+    // fast machine can send n_min before the first fault is due.
+    const int n_min = test_scale(100000, 20000), n_max = 20 * n_min, chunk = 1000;
     const int keys = 64, parts = 4;
     StartBroker();
     CreateTopic("order", parts);
@@ -441,9 +443,18 @@ TEST_F(ProducerFaultTest, OrderKeptUnderRetriesWithFiveInFlight)
     // Message i: key k = i % keys, value "k:<n-th message of k>".
     auto key = [&](int i) { return "k" + std::to_string(i % keys); };
     auto value = [&](int i) { return key(i) + ":" + std::to_string(i / keys); };
-    std::vector<Report> reports(n);
+    std::vector<Report> reports(n_max);
     size_t polled = 0;
-    ProduceRange(p, "order", 0, n, key, value, reports, &polled);
+    int n = 0;
+    auto faults = [&] {
+        fp_counters_t c = Counters();
+        return c.chaos_drops + c.responses_dropped;
+    };
+    while (n < n_min || (faults() < 3 && n < n_max)) {
+        ASSERT_NO_FATAL_FAILURE(
+            ProduceRange(p, "order", n, n + chunk, key, value, reports, &polled));
+        n += chunk;
+    }
     ASSERT_EQ(mq_producer_flush(p, 120000), MQ_OK) << last_error_;
     Collect(p, reports, n - polled);
     fp_set_chaos(proxy_, nullptr);
@@ -452,6 +463,7 @@ TEST_F(ProducerFaultTest, OrderKeptUnderRetriesWithFiveInFlight)
     EXPECT_GE(fc.chaos_drops + fc.responses_dropped, 3u) << "the faults must have happened";
     RecordProperty("chaos_drops", (int)fc.chaos_drops);
     RecordProperty("responses_dropped", (int)fc.responses_dropped);
+    RecordProperty("messages", n);
 
     for (int i = 0; i < n; i++) {
         ASSERT_EQ(reports[i].count, 1) << i;
