@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log/be.h"
+
 /* ---- producer ids --------------------------------------------------------- */
 
 typedef struct id_entry {
@@ -299,6 +301,70 @@ mq_err_t producers_record(partition_producers_t *pp, int64_t pid, int16_t epoch,
         s->head = (s->head + 1) % PRODUCERS_BATCHES;
     }
     return MQ_OK;
+}
+
+/* Encoding: a u32 producer count, then per producer its id (8 bytes),
+ * epoch (2), batch count n (1) and n batches oldest first, each first and
+ * last sequence (4 + 4), base offset and append time (8 + 8); big-endian. */
+#define ENC_PRODUCER 11
+#define ENC_BATCH 24
+
+mq_err_t producers_encode(const partition_producers_t *pp, uint8_t **out, size_t *len)
+{
+    size_t cap = 4 + pp->count * (ENC_PRODUCER + PRODUCERS_BATCHES * ENC_BATCH);
+    uint8_t *buf = malloc(cap), *p = buf;
+    if (!buf)
+        return MQ_ERR_NO_MEMORY;
+    be_put(p, pp->count, 4);
+    p += 4;
+    for (size_t i = 0; i < pp->cap; i++) {
+        const pstate_t *s = &pp->slots[i];
+        if (s->pid < 0)
+            continue;
+        be_put(p, (uint64_t)s->pid, 8);
+        be_put(p + 8, (uint16_t)s->epoch, 2);
+        p[10] = (uint8_t)s->n;
+        p += ENC_PRODUCER;
+        for (int j = 0; j < s->n; j++, p += ENC_BATCH) {
+            const producer_batch_ref_t *b = &s->ring[(s->head + j) % PRODUCERS_BATCHES];
+            be_put(p, (uint32_t)b->first_seq, 4);
+            be_put(p + 4, (uint32_t)b->last_seq, 4);
+            be_put(p + 8, (uint64_t)b->base_offset, 8);
+            be_put(p + 16, (uint64_t)b->append_time_ms, 8);
+        }
+    }
+    *out = buf;
+    *len = (size_t)(p - buf);
+    return MQ_OK;
+}
+
+mq_err_t producers_decode(partition_producers_t *pp, const uint8_t *buf, size_t len)
+{
+    if (len < 4)
+        return MQ_ERR_STORAGE;
+    uint32_t count = (uint32_t)be_get(buf, 4);
+    const uint8_t *p = buf + 4, *end = buf + len;
+    for (uint32_t i = 0; i < count; i++) {
+        if ((size_t)(end - p) < ENC_PRODUCER)
+            return MQ_ERR_STORAGE;
+        int64_t pid = (int64_t)be_get(p, 8);
+        int16_t epoch = (int16_t)be_get(p + 8, 2);
+        int n = p[10];
+        p += ENC_PRODUCER;
+        if (pid < 0 || n < 1 || n > PRODUCERS_BATCHES || (size_t)(end - p) < (size_t)n * ENC_BATCH)
+            return MQ_ERR_STORAGE;
+        for (int j = 0; j < n; j++, p += ENC_BATCH) {
+            int32_t first = (int32_t)be_get(p, 4), last = (int32_t)be_get(p + 4, 4);
+            if (first < 0 || last < 0)
+                return MQ_ERR_STORAGE;
+            int32_t count_in_batch = (int32_t)(((int64_t)last - first) & 0x7fffffff) + 1;
+            mq_err_t err = producers_record(pp, pid, epoch, first, count_in_batch,
+                                            (int64_t)be_get(p + 8, 8), (int64_t)be_get(p + 16, 8));
+            if (err != MQ_OK)
+                return err;
+        }
+    }
+    return p == end ? MQ_OK : MQ_ERR_STORAGE;
 }
 
 size_t producers_expire(partition_producers_t *pp, int64_t before_ms)

@@ -83,6 +83,15 @@ producer_check_t producers_check(const partition_producers_t *pp, int64_t pid, i
 mq_err_t producers_record(partition_producers_t *pp, int64_t pid, int16_t epoch, int32_t base_seq,
                           int32_t count, int64_t base_offset, int64_t append_time_ms);
 
+/* Serialised state, for snapshots (log/producer_snapshot.c). Encodes every
+ * producer's epoch and remembered batches into *out (malloc'd, *len bytes;
+ * caller frees). Returns MQ_OK or MQ_ERR_NO_MEMORY. */
+mq_err_t producers_encode(const partition_producers_t *pp, uint8_t **out, size_t *len);
+/* Records the state producers_encode wrote into pp. Returns MQ_OK,
+ * MQ_ERR_STORAGE if buf is not such an encoding (pp may then hold part of
+ * it), or MQ_ERR_NO_MEMORY. */
+mq_err_t producers_decode(partition_producers_t *pp, const uint8_t *buf, size_t len);
+
 /* The mq_err_t to answer for a check result (MQ_OK for APPEND/DUPLICATE). */
 mq_err_t producer_check_error(producer_check_t c);
 

@@ -2,10 +2,15 @@
 // partition's lock (duplicates answer their original offsets and write
 // nothing, gaps and old epochs are refused), and recovery_load_producers
 // rebuilding that state from the batch headers of the log's tail, across
-// several segments and with a window that starts inside a segment.
+// several segments and with a window that starts inside a segment, and from
+// the snapshots written at each roll and at close (log/producer_snapshot.c).
 #include "log_test_util.h"
 
 #include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 extern "C" {
 #include "producers.h"
@@ -15,8 +20,11 @@ extern "C" {
 typedef struct segment segment_t;
 mq_err_t recovery_load(const char *dir, int dirfd, const log_config_t *cfg, int64_t now_ms,
                        segment_t ***segs, size_t *n);
-mq_err_t recovery_load_producers(segment_t *const *segs, size_t n, uint64_t max_bytes,
-                                 partition_producers_t *pp);
+mq_err_t recovery_load_producers(segment_t *const *segs, size_t n, int64_t from_offset,
+                                 uint64_t max_bytes, partition_producers_t *pp);
+mq_err_t psnap_load(const char *dir, int dirfd, int64_t max_offset, partition_producers_t **out,
+                    int64_t *offset);
+mq_err_t psnap_write(const char *dir, int dirfd, int64_t offset, const uint8_t *body, size_t len);
 void seg_unref(segment_t *s);
 }
 
@@ -86,8 +94,11 @@ struct ProducerRecovery : ::testing::Test {
         ASSERT_NO_FATAL_FAILURE(produce(p, 1, 1));
     }
 
-    // State rebuilt from the last max_bytes of the log in dir.
-    partition_producers_t *rebuild(const std::string &dir, uint64_t max_bytes)
+    // State rebuilt from the last max_bytes of the log in dir or, with
+    // snapshot set, from the newest snapshot (its offset in *snap_offset)
+    // and the batches after it.
+    partition_producers_t *rebuild(const std::string &dir, uint64_t max_bytes,
+                                   bool snapshot = false, int64_t *snap_offset = nullptr)
     {
         int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
         EXPECT_GE(dfd, 0);
@@ -95,8 +106,17 @@ struct ProducerRecovery : ::testing::Test {
         size_t n = 0;
         EXPECT_EQ(recovery_load(dir.c_str(), dfd, &cfg, 1000, &segs, &n), MQ_OK);
         EXPECT_GE(n, 3u) << "the log should span several segments";
-        partition_producers_t *pp = partition_producers_new();
-        EXPECT_EQ(recovery_load_producers(segs, n, max_bytes, pp), MQ_OK);
+        partition_producers_t *pp = nullptr;
+        int64_t from = -1;
+        if (snapshot) {
+            int64_t end = sent.back().base + sent.back().count;
+            EXPECT_EQ(psnap_load(dir.c_str(), dfd, end, &pp, &from), MQ_OK);
+        }
+        if (snap_offset)
+            *snap_offset = from;
+        if (!pp)
+            pp = partition_producers_new();
+        EXPECT_EQ(recovery_load_producers(segs, n, from, max_bytes, pp), MQ_OK);
         for (size_t i = 0; i < n; i++)
             seg_unref(segs[i]);
         free(segs);
@@ -246,10 +266,160 @@ TEST_F(ProducerRecovery, OnlyTheTailWindowIsScanned)
     EXPECT_EQ(producers_count(pp), 2u);
     partition_producers_free(pp);
 
-    // Nothing scanned: no state at all.
+    // No window: still the whole active segment (a log that never rolled
+    // has no snapshot), where only producers 1 and 2 wrote.
     pp = rebuild(tmp.part_dir(), 0);
-    EXPECT_EQ(producers_count(pp), 0u);
+    EXPECT_EQ(check_last(pp, 0, &ref), PRODUCER_CHECK_UNKNOWN);
+    EXPECT_EQ(producers_count(pp), 2u);
     partition_producers_free(pp);
+}
+
+// Snapshot files in a partition directory, by offset.
+std::vector<int64_t> snapshots(const std::string &dir)
+{
+    std::vector<int64_t> v;
+    for (auto &e : std::filesystem::directory_iterator(dir)) {
+        std::string name = e.path().filename().string();
+        if (name.size() == 30 && name.substr(20) == ".producers")
+            v.push_back(std::stoll(name.substr(0, 20)));
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+std::string snapshot_path(const std::string &dir, int64_t offset)
+{
+    char name[48];
+    snprintf(name, sizeof(name), "/%020lld.producers", (long long)offset);
+    return dir + name;
+}
+
+TEST_F(ProducerRecovery, SnapshotsAtRollAndCloseKeepEveryProducer)
+{
+    part_t *p;
+    ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
+    ASSERT_NO_FATAL_FAILURE(fill(p));
+    int64_t end = stats(p).log_end_offset;
+    part_close(p);
+    // One at close (the log end) and, of the rolls', the newest before it.
+    std::vector<int64_t> snaps = snapshots(tmp.part_dir());
+    ASSERT_EQ(snaps.size(), 2u);
+    EXPECT_EQ(snaps[1], end);
+    EXPECT_GT(snaps[0], 0);
+
+    // As after a crash: no snapshot at the end. The roll's snapshot plus
+    // the active segment know all three producers, with no window at all
+    // (producer 0 wrote only long before the active segment).
+    std::filesystem::remove(snapshot_path(tmp.part_dir(), end));
+    int64_t from = -1;
+    partition_producers_t *pp = rebuild(tmp.part_dir(), 0, true, &from);
+    EXPECT_EQ(from, snaps[0]);
+    producer_batch_ref_t ref;
+    for (int64_t pid = 0; pid < 3; pid++) {
+        ASSERT_EQ(check_last(pp, pid, &ref), PRODUCER_CHECK_DUPLICATE) << pid;
+        EXPECT_EQ(ref.base_offset, last_of(pid).base);
+    }
+    // Its older batches too, up to five per producer: producer 1's fifth
+    // newest came before the roll the snapshot is for.
+    std::vector<Sent> of1;
+    for (const Sent &s : sent)
+        if (s.pid == 1)
+            of1.push_back(s);
+    const Sent &fifth = of1[of1.size() - 5];
+    ASSERT_LT(fifth.base, from);
+    EXPECT_EQ(producers_check(pp, 1, 0, fifth.seq, fifth.count, &ref), PRODUCER_CHECK_DUPLICATE);
+    EXPECT_EQ(ref.base_offset, fifth.base);
+    partition_producers_free(pp);
+
+    // And part_open does the same.
+    ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
+    const Sent &s0 = last_of(0);
+    Bytes retry = idem_batch(s0.count, 0, 0, s0.seq, 0);
+    int64_t base = -1;
+    int dup = 0;
+    ASSERT_EQ(part_append_idem(p, retry.data(), retry.size(), 6000, &base, nullptr, &dup), MQ_OK);
+    EXPECT_EQ(dup, 1);
+    EXPECT_EQ(base, s0.base);
+    part_close(p);
+}
+
+TEST_F(ProducerRecovery, DamagedOrStaleSnapshotsAreSkipped)
+{
+    part_t *p;
+    ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
+    ASSERT_NO_FATAL_FAILURE(fill(p));
+    int64_t end = stats(p).log_end_offset;
+    part_close(p);
+    std::vector<int64_t> snaps = snapshots(tmp.part_dir());
+    ASSERT_EQ(snaps.size(), 2u);
+
+    // The newest one damaged (a byte of its body flipped), one past the log
+    // end (a log cut back after it was written) and a temporary file a
+    // crash left: the older snapshot is used, the others are removed.
+    std::string newest = snapshot_path(tmp.part_dir(), end);
+    {
+        std::fstream f(newest, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(-3, std::ios::end);
+        f.put('\x5a');
+    }
+    std::filesystem::copy_file(newest, snapshot_path(tmp.part_dir(), end + 100));
+    std::ofstream(snapshot_path(tmp.part_dir(), end + 5) + ".tmp") << "partial";
+    int64_t from = -1;
+    partition_producers_t *pp = rebuild(tmp.part_dir(), 0, true, &from);
+    EXPECT_EQ(from, snaps[0]);
+    producer_batch_ref_t ref;
+    for (int64_t pid = 0; pid < 3; pid++)
+        EXPECT_EQ(check_last(pp, pid, &ref), PRODUCER_CHECK_DUPLICATE) << pid;
+    partition_producers_free(pp);
+    EXPECT_FALSE(std::filesystem::exists(snapshot_path(tmp.part_dir(), end + 100)));
+    EXPECT_FALSE(std::filesystem::exists(snapshot_path(tmp.part_dir(), end + 5) + ".tmp"));
+
+    // Garbage of every length where a snapshot should be: skipped, never a
+    // crash; with nothing usable the log's tail is replayed.
+    std::string good;
+    {
+        std::ifstream f(snapshot_path(tmp.part_dir(), snaps[0]), std::ios::binary);
+        good.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    for (size_t cut = 0; cut < good.size(); cut += 7) {
+        std::ofstream(snapshot_path(tmp.part_dir(), snaps[0]), std::ios::binary | std::ios::trunc)
+            << good.substr(0, cut);
+        pp = rebuild(tmp.part_dir(), UINT64_MAX, true, &from);
+        EXPECT_EQ(from, -1) << "cut at " << cut;
+        EXPECT_EQ(producers_count(pp), 3u);
+        partition_producers_free(pp);
+    }
+}
+
+ssize_t disk_full(int, const void *, size_t, off_t)
+{
+    errno = ENOSPC;
+    return -1;
+}
+
+TEST_F(ProducerRecovery, FullDiskKeepsTheSnapshotsThereWere)
+{
+    part_t *p;
+    ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
+    ASSERT_NO_FATAL_FAILURE(fill(p));
+    int64_t end = stats(p).log_end_offset;
+    part_close(p);
+    std::vector<int64_t> before = snapshots(tmp.part_dir());
+
+    partition_producers_t *pp = rebuild(tmp.part_dir(), 0, true);
+    uint8_t *body;
+    size_t len;
+    ASSERT_EQ(producers_encode(pp, &body, &len), MQ_OK);
+    int dfd = open(tmp.part_dir().c_str(), O_RDONLY | O_DIRECTORY);
+    part_io_pwrite = disk_full;
+    EXPECT_EQ(psnap_write(tmp.part_dir().c_str(), dfd, end + 10, body, len), MQ_ERR_STORAGE);
+    part_io_pwrite = pwrite;
+    close(dfd);
+    free(body);
+    partition_producers_free(pp);
+    EXPECT_EQ(snapshots(tmp.part_dir()), before) << "older snapshots kept, none half-written";
+    for (auto &e : std::filesystem::directory_iterator(tmp.part_dir()))
+        EXPECT_NE(e.path().extension(), ".tmp") << "temporary file left: " << e.path();
 }
 
 } // namespace

@@ -59,6 +59,28 @@ PidReply InitPid(rawclient_t *rc, int64_t pid, int32_t epoch)
     return out;
 }
 
+// A batch of `records` values of `size` bytes from no producer id.
+std::vector<uint8_t> PlainBatch(int records, size_t size)
+{
+    mq_batch_builder_t b;
+    std::vector<uint8_t> out;
+    std::string val(size, 'x');
+    if (mq__batch_builder_init(&b, 256) != MQ_OK)
+        return out;
+    for (int i = 0; i < records; i++)
+        if (mq__batch_builder_add(&b, rc_now_ms(), nullptr, 0, val.data(), val.size(), nullptr,
+                                  0) != MQ_OK) {
+            mq__batch_builder_free(&b);
+            return out;
+        }
+    const uint8_t *wire;
+    size_t len;
+    if (mq__batch_builder_finish(&b, -1, -1, -1, MQ_BATCH_COMPRESSION_NONE, &wire, &len) == MQ_OK)
+        out.assign(wire, wire + len);
+    mq__batch_builder_free(&b);
+    return out;
+}
+
 // A batch of `records` records stamped with producer id, epoch and base
 // sequence.
 std::vector<uint8_t> IdemBatch(int records, int64_t pid, int16_t epoch, int32_t seq, uint32_t seed)
@@ -97,17 +119,19 @@ class IdempotenceTest : public BrokerTestBase
     }
 
     // Produces one batch; returns the result (grpc-status checked).
-    rc_produce_result_t Produce(const std::vector<uint8_t> &batch, int32_t part = 0, int acks = 1)
+    rc_produce_result_t Produce(const std::vector<uint8_t> &batch, int32_t part = 0, int acks = 1,
+                                const char *topic = "idem")
     {
         rc_produce_result_t pr;
-        rc_produce(rc_, "idem", part, batch.data(), batch.size(), acks, &pr);
+        rc_produce(rc_, topic, part, batch.data(), batch.size(), acks, &pr);
         EXPECT_EQ(pr.grpc_status, 0) << pr.grpc_message;
         return pr;
     }
 
-    int64_t ProduceOk(const std::vector<uint8_t> &batch, int32_t part = 0, int acks = 1)
+    int64_t ProduceOk(const std::vector<uint8_t> &batch, int32_t part = 0, int acks = 1,
+                      const char *topic = "idem")
     {
-        rc_produce_result_t pr = Produce(batch, part, acks);
+        rc_produce_result_t pr = Produce(batch, part, acks, topic);
         EXPECT_EQ(pr.error_code, 0) << pr.error_message;
         return pr.base_offset;
     }
@@ -319,6 +343,46 @@ TEST_F(IdempotenceTest, DedupSurvivesKillAndRestart)
     EXPECT_EQ(bump.error_code, 0) << bump.message;
     EXPECT_EQ(bump.pid, pid);
     EXPECT_EQ(bump.epoch, epoch + 1);
+}
+
+// A producer that wrote long before a crash, with far more than the tail
+// recovery reads (16 MiB) written by others since: the snapshot taken at
+// each segment roll still knows its batches, so its retries are answered
+// with their original offsets and its sequence goes on.
+TEST_F(IdempotenceTest, DedupSurvivesKillAfterMuchTrafficFromOthers)
+{
+    ASSERT_NO_FATAL_FAILURE(CreateTopic("busy", 1, R"("config":{"segment.bytes":"1048576"})"));
+    int64_t pid;
+    int16_t epoch;
+    ASSERT_NO_FATAL_FAILURE(NewProducer(&pid, &epoch));
+    std::vector<std::vector<uint8_t>> mine;
+    std::vector<int64_t> offsets;
+    int32_t seq = 0;
+    for (int i = 0; i < 3; i++) {
+        mine.push_back(IdemBatch(4, pid, epoch, seq, 70 + (uint32_t)i));
+        offsets.push_back(ProduceOk(mine.back(), 0, -1, "busy"));
+        seq += 4;
+    }
+    // 20 MiB from no producer id: twenty segment rolls.
+    std::vector<uint8_t> filler = PlainBatch(64, 4096);
+    int64_t records = 12;
+    for (int i = 0; i < 80; i++) {
+        ASSERT_GE(ProduceOk(filler, 0, 1, "busy"), 0);
+        records += 64;
+    }
+    ASSERT_EQ(broker_.Kill(), 0);
+    ASSERT_TRUE(broker_.Restart()) << broker_.error();
+    ASSERT_NO_FATAL_FAILURE(Reconnect());
+
+    for (size_t i = 0; i < mine.size(); i++)
+        EXPECT_EQ(ProduceOk(mine[i], 0, -1, "busy"), offsets[i]) << "retry of batch " << i;
+    rc_produce_result_t next = Produce(IdemBatch(2, pid, epoch, seq, 80), 0, -1, "busy");
+    EXPECT_EQ(next.error_code, 0) << "the sequence goes on: " << next.error_message;
+    EXPECT_EQ(next.base_offset, records);
+    int64_t stored = 0;
+    for (auto &b : FetchAll(rc_, "busy", 0))
+        stored += b.record_count;
+    EXPECT_EQ(stored, records + 2) << "a retry was stored again";
 }
 
 } // namespace

@@ -10,24 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be.h"
 #include "log.h"
 #include "partition.h"
+#include "segment.h"
 
 /* Entries gathered before they are appended to the files. */
 #define INDEX_CHUNK 512
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 void index_init(seg_index_t *x)
 {
@@ -121,7 +110,7 @@ static int parse_offsets(seg_index_t *x, const uint8_t *buf, size_t len, uint64_
         return 0;
     x->n = 0;
     for (size_t i = 0; i < count; i++) {
-        idx_entry_t e = {get_be32(buf + i * 8), get_be32(buf + i * 8 + 4)};
+        idx_entry_t e = {(uint32_t)be_get(buf + i * 8, 4), (uint32_t)be_get(buf + i * 8 + 4, 4)};
         int first_ok = i > 0 || (e.rel == 0 && e.pos == 0);
         int mono = i == 0 || (e.rel > x->e[i - 1].rel && e.pos > x->e[i - 1].pos);
         if (!first_ok || !mono || e.pos >= log_size)
@@ -139,8 +128,7 @@ static int parse_times(seg_index_t *x, const uint8_t *buf, size_t len)
     x->tn = 0;
     for (size_t i = 0; i < count; i++) {
         const uint8_t *p = buf + i * TIMEINDEX_ENTRY_SIZE;
-        tidx_entry_t t = {(int64_t)((uint64_t)get_be32(p) << 32 | get_be32(p + 4)),
-                          get_be32(p + 8)};
+        tidx_entry_t t = {(int64_t)be_get(p, 8), (uint32_t)be_get(p + 8, 4)};
         if (i > 0 && (t.ts < x->t[i - 1].ts || t.rel <= x->t[i - 1].rel))
             return 0;
         x->t[x->tn++] = t;
@@ -239,21 +227,6 @@ int64_t tindex_lookup(const seg_index_t *x, int64_t ts)
     return lo ? (int64_t)x->t[lo - 1].rel : -1;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len, off_t off)
-{
-    while (len > 0) {
-        ssize_t w = part_io_pwrite(fd, buf, len, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        len -= (size_t)w;
-        off += w;
-    }
-    return 0;
-}
-
 static mq_err_t write_times(seg_index_t *x)
 {
     size_t count = x->tn - x->twritten;
@@ -265,15 +238,14 @@ static mq_err_t write_times(seg_index_t *x)
     for (size_t i = 0; i < count; i++) {
         const tidx_entry_t *t = &x->t[x->twritten + i];
         uint8_t *p = buf + i * TIMEINDEX_ENTRY_SIZE;
-        put_be32(p, (uint32_t)((uint64_t)t->ts >> 32));
-        put_be32(p + 4, (uint32_t)t->ts);
-        put_be32(p + 8, t->rel);
+        be_put(p, (uint64_t)t->ts, 8);
+        be_put(p + 8, t->rel, 4);
     }
-    int rc = write_all(x->tfd, buf, count * TIMEINDEX_ENTRY_SIZE,
-                       (off_t)(x->twritten * TIMEINDEX_ENTRY_SIZE));
+    mq_err_t rc =
+        seg_pwrite(x->tfd, buf, count * TIMEINDEX_ENTRY_SIZE, x->twritten * TIMEINDEX_ENTRY_SIZE);
     free(buf);
-    if (rc != 0)
-        return MQ_ERR_STORAGE;
+    if (rc != MQ_OK)
+        return rc;
     x->twritten = x->tn;
     return MQ_OK;
 }
@@ -287,13 +259,13 @@ static mq_err_t write_offsets(seg_index_t *x)
     if (!buf)
         return MQ_ERR_NO_MEMORY;
     for (size_t i = 0; i < count; i++) {
-        put_be32(buf + i * 8, x->e[x->written + i].rel);
-        put_be32(buf + i * 8 + 4, x->e[x->written + i].pos);
+        be_put(buf + i * 8, x->e[x->written + i].rel, 4);
+        be_put(buf + i * 8 + 4, x->e[x->written + i].pos, 4);
     }
-    int rc = write_all(x->fd, buf, count * INDEX_ENTRY_SIZE, (off_t)(x->written * 8));
+    mq_err_t rc = seg_pwrite(x->fd, buf, count * INDEX_ENTRY_SIZE, x->written * INDEX_ENTRY_SIZE);
     free(buf);
-    if (rc != 0)
-        return MQ_ERR_STORAGE;
+    if (rc != MQ_OK)
+        return rc;
     x->written = x->n;
     return MQ_OK;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "producer_snapshot.h"
 #include "producers.h"
 #include "recovery.h"
 #include "retention.h"
@@ -82,6 +83,36 @@ static size_t find_seg(const part_t *p, int64_t offset)
 
 /* ---- Open, close, destroy ----------------------------------------------- */
 
+/* Producer state: the newest snapshot, then the batches after it. */
+static mq_err_t load_producers(part_t *p)
+{
+    int64_t from = -1;
+    mq_err_t err = psnap_load(p->dir, p->dirfd, active(p)->next_offset, &p->producers, &from);
+    if (err == MQ_OK && !p->producers && !(p->producers = partition_producers_new()))
+        err = MQ_ERR_NO_MEMORY;
+    if (err == MQ_OK)
+        err = recovery_load_producers(p->segs, p->nseg, from, RECOVERY_PRODUCER_SCAN_BYTES,
+                                      p->producers);
+    if (err == MQ_OK)
+        log_info("\"producer state loaded\" dir=%s producers=%zu snapshot=%" PRId64, p->dir,
+                 producers_count(p->producers), from);
+    return err;
+}
+
+/* Writes a snapshot of the producer state at the log end now (lock held;
+ * the log must be durable up to there first). */
+static void snapshot_locked(part_t *p)
+{
+    uint8_t *body;
+    size_t len;
+    if (producers_encode(p->producers, &body, &len) != MQ_OK) {
+        log_error("\"out of memory for producer snapshot\" dir=%s", p->dir);
+        return;
+    }
+    psnap_write(p->dir, p->dirfd, p->end_offset, body, len);
+    free(body);
+}
+
 mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out)
 {
     if (!dir || !cfg || !out)
@@ -110,10 +141,7 @@ mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out)
         free(p);
         return err;
     }
-    p->producers = partition_producers_new();
-    err = p->producers ? recovery_load_producers(p->segs, p->nseg, RECOVERY_PRODUCER_SCAN_BYTES,
-                                                 p->producers)
-                       : MQ_ERR_NO_MEMORY;
+    err = load_producers(p);
     if (err == MQ_OK)
         producers_touch_all(p->producers, wall_ms());
     if (err != MQ_OK) {
@@ -172,6 +200,8 @@ void part_close(part_t *p)
     pthread_mutex_lock(&p->lock);
     segment_t *s = active(p);
     ok = ok && seg_seal_index(s) == MQ_OK && index_sync(&s->idx) == MQ_OK;
+    if (ok)
+        snapshot_locked(p); /* the next start replays nothing */
     if (!ok || recovery_mark_clean(p->dir, p->dirfd, s) != MQ_OK)
         log_warn("\"unclean close; recovery will check the tail\" dir=%s", p->dir);
     pthread_mutex_unlock(&p->lock);
@@ -231,10 +261,21 @@ static mq_err_t sync_dir(part_t *p)
     return MQ_OK;
 }
 
+/* A roll's follow-up, done off the lock: the rolled segment to fsync and
+ * the producer state as of the new segment's base, to snapshot once the
+ * log up to there is durable. */
+typedef struct roll {
+    part_t *p;
+    segment_t *old;
+    uint8_t *snap; /* producers_encode output; NULL if it failed */
+    size_t snap_len;
+    int64_t snap_offset;
+} roll_t;
+
 /* Starts a new active segment at the log end. The old one keeps
- * needs_sync until start_sync (or a flush) has fsync'd it; *old gets a
+ * needs_sync until start_sync (or a flush) has fsync'd it; r->old gets a
  * reference to it for that. Called with the lock held. */
-static mq_err_t roll_locked(part_t *p, segment_t **old)
+static mq_err_t roll_locked(part_t *p, roll_t *r)
 {
     segment_t *s = active(p);
     seg_seal_index(s); /* a failure leaves entries pending; the sync retries */
@@ -256,38 +297,41 @@ static mq_err_t roll_locked(part_t *p, segment_t **old)
     p->dir_gen++;
     s->needs_sync = 1;
     seg_ref(s);
-    *old = s;
+    *r = (roll_t){.p = p, .old = s, .snap_offset = p->end_offset};
+    if (producers_encode(p->producers, &r->snap, &r->snap_len) != MQ_OK)
+        log_error("\"out of memory for producer snapshot\" dir=%s", p->dir);
     log_info("\"segment rolled\" dir=%s base=%" PRId64 " previous_size=%" PRIu64, p->dir, ns->base,
              s->size);
     return MQ_OK;
 }
 
-/* Makes a rolled segment and the new file's directory entry durable. */
-static void sync_rolled(part_t *p, segment_t *old)
+/* Makes a rolled segment and the new file's directory entry durable, then
+ * writes the producer snapshot for the new base (which relies on every
+ * batch below it being on disk). */
+static void sync_rolled(const roll_t *r)
 {
-    mq_err_t err = seg_sync(old, 1);
+    part_t *p = r->p;
+    mq_err_t err = seg_sync(r->old, 1);
     if (sync_dir(p) != MQ_OK)
         err = MQ_ERR_STORAGE;
+    if (err == MQ_OK && r->snap)
+        psnap_write(p->dir, p->dirfd, r->snap_offset, r->snap, r->snap_len);
+    free(r->snap);
     pthread_mutex_lock(&p->lock);
     if (err == MQ_OK)
-        old->needs_sync = 0;
+        r->old->needs_sync = 0;
     p->syncing--;
     pthread_cond_broadcast(&p->synced);
     pthread_mutex_unlock(&p->lock);
-    seg_unref(old);
+    seg_unref(r->old);
 }
-
-typedef struct roll_sync {
-    part_t *p;
-    segment_t *old;
-} roll_sync_t;
 
 static void *sync_main(void *arg)
 {
-    roll_sync_t r = *(roll_sync_t *)arg;
+    roll_t r = *(roll_t *)arg;
     free(arg);
     pthread_setname_np(pthread_self(), "mq-roll-sync");
-    sync_rolled(r.p, r.old);
+    sync_rolled(&r);
     return NULL;
 }
 
@@ -295,24 +339,24 @@ static void *sync_main(void *arg)
  * that takes about a second, which must not stall the appending I/O loop.
  * Until it is done the segment keeps needs_sync, so part_flush syncs it
  * too. Runs it here if no thread can be started. */
-static void start_sync(part_t *p, segment_t *old)
+static void start_sync(part_t *p, const roll_t *roll)
 {
     pthread_mutex_lock(&p->lock);
     p->syncing++;
     pthread_mutex_unlock(&p->lock);
-    roll_sync_t *r = malloc(sizeof(*r));
+    roll_t *r = malloc(sizeof(*r));
     pthread_attr_t attr;
     pthread_t tid;
     int started = 0;
     if (r && pthread_attr_init(&attr) == 0) {
-        *r = (roll_sync_t){p, old};
+        *r = *roll;
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         started = pthread_create(&tid, &attr, sync_main, r) == 0;
         pthread_attr_destroy(&attr);
     }
     if (!started) {
         free(r);
-        sync_rolled(p, old);
+        sync_rolled(roll);
     }
 }
 
@@ -374,7 +418,7 @@ mq_err_t part_append_idem(part_t *p, uint8_t *batch, size_t len, int64_t now_ms,
     if (err != MQ_OK || mq__batch_size(&h) != len)
         return MQ_ERR_INVALID_BATCH;
     seg_batch_t b = {.lod = h.last_offset_delta, .max_ts = h.max_timestamp, .size = (uint32_t)len};
-    segment_t *old = NULL;
+    roll_t roll = {0};
 
     pthread_mutex_lock(&p->lock);
     if (p->cfg.max_message_bytes > 0 && len > (size_t)p->cfg.max_message_bytes) {
@@ -393,7 +437,7 @@ mq_err_t part_append_idem(part_t *p, uint8_t *batch, size_t len, int64_t now_ms,
     }
     int log_append = p->cfg.message_timestamp_log_append;
     if (needs_roll(p, active(p), &b, now_ms))
-        err = roll_locked(p, &old);
+        err = roll_locked(p, &roll);
     segment_t *s = active(p);
     if (err == MQ_OK) {
         b.base = p->end_offset;
@@ -418,8 +462,8 @@ mq_err_t part_append_idem(part_t *p, uint8_t *batch, size_t len, int64_t now_ms,
     }
     pthread_mutex_unlock(&p->lock);
 
-    if (old)
-        start_sync(p, old);
+    if (roll.old)
+        start_sync(p, &roll);
     if (err != MQ_OK)
         return err;
     if (base_offset)
@@ -610,10 +654,10 @@ int part_housekeep(part_t *p, int64_t now_ms)
 {
     if (!p)
         return 0;
-    segment_t *old = NULL;
+    roll_t roll = {0};
     pthread_mutex_lock(&p->lock);
-    if (due_by_time(p, active(p), now_ms) && roll_locked(p, &old) != MQ_OK)
-        old = NULL;
+    if (due_by_time(p, active(p), now_ms))
+        roll_locked(p, &roll); /* a failure is logged; the next tick tries again */
     size_t k = retention_count(p->segs, p->nseg, &p->cfg, now_ms, p->total_bytes);
     segment_t **gone = k ? malloc(k * sizeof(*gone)) : NULL;
     if (!gone)
@@ -628,8 +672,8 @@ int part_housekeep(part_t *p, int64_t now_ms)
     producers_expire(p->producers, now_ms - PRODUCERS_EXPIRY_MS);
     pthread_mutex_unlock(&p->lock);
 
-    if (old)
-        start_sync(p, old);
+    if (roll.old)
+        start_sync(p, &roll);
     for (size_t i = 0; i < k; i++) {
         log_info("\"retention deleted segment\" segment=%s.log size=%" PRIu64 " max_ts=%" PRId64,
                  gone[i]->path, gone[i]->size, gone[i]->max_ts);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "be.h"
 #include "log.h"
 #include "wire/batch.h"
 
@@ -118,16 +119,10 @@ static mq_err_t resume(segment_t *s, uint64_t file_size, int verify, uint32_t in
 
 /* ---- Producer state ------------------------------------------------------ */
 
-static uint64_t rd_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* Records the producer fields of every batch of s in [pos, s->size). */
-static mq_err_t scan_producers(const segment_t *s, uint64_t pos, partition_producers_t *pp)
+/* Records the producer fields of every batch of s in [pos, s->size) whose
+ * base offset is at least min_offset. */
+static mq_err_t scan_producers(const segment_t *s, uint64_t pos, int64_t min_offset,
+                               partition_producers_t *pp)
 {
     scanner_t sc = {.fd = s->fd, .file_size = s->size, .cap = SCAN_CHUNK};
     sc.buf = malloc(sc.cap);
@@ -143,11 +138,11 @@ static mq_err_t scan_producers(const segment_t *s, uint64_t pos, partition_produ
             break;
         }
         /* Header layout: docs/protocol.md section 4 (producer id at 43). */
-        int64_t pid = (int64_t)rd_be(p + 43, 8);
-        int16_t epoch = (int16_t)rd_be(p + 51, 2);
-        int32_t seq = (int32_t)rd_be(p + 53, 4);
-        int32_t count = (int32_t)rd_be(p + 57, 4);
-        if (pid >= 0)
+        int64_t pid = (int64_t)be_get(p + 43, 8);
+        int16_t epoch = (int16_t)be_get(p + 51, 2);
+        int32_t seq = (int32_t)be_get(p + 53, 4);
+        int32_t count = (int32_t)be_get(p + 57, 4);
+        if (pid >= 0 && b.base >= min_offset)
             err = producers_record(pp, pid, epoch, seq, count, b.base, b.max_ts);
         pos += b.size;
     }
@@ -155,32 +150,51 @@ static mq_err_t scan_producers(const segment_t *s, uint64_t pos, partition_produ
     return err;
 }
 
-mq_err_t recovery_load_producers(segment_t *const *segs, size_t n, uint64_t max_bytes,
-                                 partition_producers_t *pp)
+/* Where the replay starts without a snapshot: the last max_bytes of the
+ * log, and at least the whole active segment (a log that never rolled has
+ * no snapshot at all). Sets *first (segment index) and *pos. */
+static void tail_window(segment_t *const *segs, size_t n, uint64_t max_bytes, size_t *first,
+                        uint64_t *pos)
 {
-    /* Walk back to where the tail starts: a segment, and in it the first
-     * index entry inside the window (0 if none). */
-    size_t first = n;
-    uint64_t start = 0, left = max_bytes;
-    while (first > 0) {
-        const segment_t *s = segs[first - 1];
-        first--;
+    uint64_t left = max_bytes > segs[n - 1]->size ? max_bytes : segs[n - 1]->size;
+    *first = n;
+    *pos = 0;
+    while (*first > 0) {
+        const segment_t *s = segs[*first - 1];
+        (*first)--;
         if (s->size <= left) {
             left -= s->size;
             continue;
         }
+        /* The first index entry inside the window (none: skip it all). */
         uint64_t from = s->size - left;
-        start = s->size; /* no entry in the window: skip this segment */
+        *pos = s->size;
         for (size_t i = 0; i < s->idx.n; i++) {
             if (s->idx.e[i].pos >= from) {
-                start = s->idx.e[i].pos;
+                *pos = s->idx.e[i].pos;
                 break;
             }
         }
         break;
     }
+}
+
+mq_err_t recovery_load_producers(segment_t *const *segs, size_t n, int64_t from_offset,
+                                 uint64_t max_bytes, partition_producers_t *pp)
+{
+    if (n == 0)
+        return MQ_OK;
+    size_t first = 0;
+    uint64_t start = 0;
+    if (from_offset < 0) {
+        tail_window(segs, n, max_bytes, &first, &start);
+    } else {
+        while (first + 1 < n && segs[first + 1]->base <= from_offset)
+            first++;
+        start = segs[first]->base < from_offset ? seg_index_pos(segs[first], from_offset) : 0;
+    }
     for (size_t i = first; i < n; i++) {
-        mq_err_t err = scan_producers(segs[i], i == first ? start : 0, pp);
+        mq_err_t err = scan_producers(segs[i], i == first ? start : 0, from_offset, pp);
         if (err != MQ_OK)
             return err;
     }
@@ -268,21 +282,6 @@ static mq_err_t recover_active(segment_t *s, int existed, int clean, const log_c
 
 /* ---- Directory ---------------------------------------------------------- */
 
-/* Parses "<20 digits><ext>"; returns the base offset or -1. */
-static int64_t parse_name(const char *name, const char *ext)
-{
-    size_t len = strlen(name), elen = strlen(ext);
-    if (len != 20 + elen || strcmp(name + 20, ext) != 0)
-        return -1;
-    int64_t v = 0;
-    for (int i = 0; i < 20; i++) {
-        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (name[i] - '0');
-    }
-    return v;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -307,7 +306,7 @@ static mq_err_t list_bases(const char *dir, int64_t **out, size_t *count)
     size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        int64_t base = parse_name(de->d_name, ".log");
+        int64_t base = seg_parse_name(de->d_name, ".log");
         if (base < 0)
             continue;
         if (n == cap) {
@@ -326,9 +325,9 @@ static mq_err_t list_bases(const char *dir, int64_t **out, size_t *count)
         qsort(bases, n, sizeof(*bases), cmp_i64);
     rewinddir(d);
     while ((de = readdir(d)) != NULL) {
-        int64_t base = parse_name(de->d_name, ".index");
+        int64_t base = seg_parse_name(de->d_name, ".index");
         if (base < 0)
-            base = parse_name(de->d_name, ".timeindex");
+            base = seg_parse_name(de->d_name, ".timeindex");
         if (base >= 0 && !has_base(bases, n, base)) {
             log_warn("\"removing index without segment\" dir=%s file=%s", dir, de->d_name);
             unlinkat(dirfd(d), de->d_name, 0);

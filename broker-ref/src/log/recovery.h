@@ -23,19 +23,22 @@
 mq_err_t recovery_load(const char *dir, int dirfd, const log_config_t *cfg, int64_t now_ms,
                        segment_t ***segs, size_t *n);
 
-/* How much of a log's tail recovery_load_producers reads: enough for every
- * retry a producer can still send (it keeps at most max.in.flight batches
- * per partition unanswered), without reading whole logs on start. */
+/* How much of a log's tail recovery_load_producers reads when there is no
+ * producer snapshot (a data directory from before snapshots): enough for
+ * every retry a producer can still send (it keeps at most max.in.flight
+ * batches per partition unanswered), without reading whole logs on start. */
 #define RECOVERY_PRODUCER_SCAN_BYTES (16u << 20)
 
 /* Rebuilds idempotent-producer state (producers_record, oldest first) from
- * the headers of the batches in the last max_bytes of the log (segs as
- * recovery_load returned them; scanning starts at a batch boundary the
- * sparse index gives). A producer whose last batch is older gets no state:
- * its next batch is answered UNKNOWN_PRODUCER and it bumps its epoch.
- * Returns MQ_OK, MQ_ERR_NO_MEMORY, MQ_ERR_STORAGE. */
-mq_err_t recovery_load_producers(segment_t *const *segs, size_t n, uint64_t max_bytes,
-                                 partition_producers_t *pp);
+ * batch headers (segs as recovery_load returned them). With from_offset
+ * >= 0 (a snapshot's offset, its state already in pp) it replays every
+ * batch from that offset on; with -1, the batches in the last max_bytes of
+ * the log and in the whole active segment, starting at a batch boundary
+ * the sparse index gives: a producer whose last batch is older gets no
+ * state, so its next batch is answered UNKNOWN_PRODUCER and it bumps its
+ * epoch. Returns MQ_OK, MQ_ERR_NO_MEMORY, MQ_ERR_STORAGE. */
+mq_err_t recovery_load_producers(segment_t *const *segs, size_t n, int64_t from_offset,
+                                 uint64_t max_bytes, partition_producers_t *pp);
 
 /* Records a clean shutdown of the active segment (its base and size). */
 mq_err_t recovery_mark_clean(const char *dir, int dirfd, const segment_t *active);

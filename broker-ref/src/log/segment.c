@@ -123,6 +123,39 @@ void seg_unlink(segment_t *s)
     }
 }
 
+int64_t seg_parse_name(const char *name, const char *ext)
+{
+    size_t len = strlen(name), elen = strlen(ext);
+    if (len != 20 + elen || strcmp(name + 20, ext) != 0)
+        return -1;
+    int64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (name[i] - '0');
+    }
+    return v;
+}
+
+mq_err_t seg_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t w = part_io_pwrite(fd, p, len, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = ENOSPC;
+            return MQ_ERR_STORAGE;
+        }
+        p += w;
+        len -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return MQ_OK;
+}
+
 mq_err_t seg_pread(int fd, void *buf, size_t len, uint64_t off)
 {
     uint8_t *p = buf;

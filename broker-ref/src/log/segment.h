@@ -93,6 +93,14 @@ mq_err_t seg_find_time(const segment_t *s, int64_t ts, uint64_t start, uint64_t 
 mq_err_t seg_read(const segment_t *s, uint64_t pos, uint64_t limit, size_t max_bytes,
                   bytebuf_t *out, int64_t *next_offset, uint64_t *next_pos);
 
+/* The offset in a file name "<20 digits><ext>" (how segments and their
+ * side files are named), or -1 if name is not of that form. */
+int64_t seg_parse_name(const char *name, const char *ext);
+
+/* Writes all len bytes at off through part_io_pwrite. Returns MQ_OK or
+ * MQ_ERR_STORAGE with errno saying why. */
+mq_err_t seg_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+
 /* Reads exactly len bytes at off. Returns MQ_OK or MQ_ERR_STORAGE (also at
  * end of file). */
 mq_err_t seg_pread(int fd, void *buf, size_t len, uint64_t off);
