@@ -813,6 +813,7 @@ static int conn_handshake(admin_conn_t *c)
     }
     if (rv < 0) {
         log_info("\"admin tls handshake failed\" reason=\"%s\"", reason);
+        metrics_tls_failure(TLS_PORT_ADMIN, 0);
         tls_drain_fd(c->fd);
         conn_close(c);
         return -1;
@@ -820,6 +821,7 @@ static int conn_handshake(admin_conn_t *c)
     c->handshaking = 0;
     if (tls_principal(c->ssl, c->principal, sizeof(c->principal)) != 0) {
         log_warn("\"admin connection refused: no principal\" reason=\"%s\"", c->principal);
+        metrics_tls_failure(TLS_PORT_ADMIN, 0);
         conn_close(c);
         return -1;
     }
@@ -878,6 +880,8 @@ static void conn_on_idle(loop_t *loop, loop_timer_t *t)
         busy = r->state == REQ_DISPATCHED;
     if (!busy && now - c->last_active_ms >= IDLE_TIMEOUT_MS) {
         log_debug("\"admin connection idle, closing\" fd=%d", c->fd);
+        if (c->handshaking)
+            metrics_tls_failure(TLS_PORT_ADMIN, 1);
         conn_close(c);
         return;
     }

@@ -16,6 +16,7 @@
 #include "log/partition.h"
 #include "mqclient.h"
 #include "groups.h"
+#include "tls.h"
 #include "topics.h"
 
 #define RELAXED __ATOMIC_RELAXED
@@ -83,6 +84,7 @@ static struct {
     method_stats_t methods[METHOD_SLOTS];
     method_stats_t other_method;
     int64_t connections, connections_total;
+    int64_t tls_failures[2][2]; /* [port][timed out] */
     int64_t fetched_bytes;
     part_slot_t parts[PART_SLOTS];
     int64_t overflow_records, overflow_bytes;
@@ -185,6 +187,12 @@ void metrics_connection(int delta)
     __atomic_add_fetch(&S.connections, delta, RELAXED);
     if (delta > 0)
         __atomic_add_fetch(&S.connections_total, delta, RELAXED);
+}
+
+void metrics_tls_failure(int port, int timed_out)
+{
+    if (port == TLS_PORT_CLIENT || port == TLS_PORT_ADMIN)
+        __atomic_add_fetch(&S.tls_failures[port][timed_out != 0], 1, RELAXED);
 }
 
 void metrics_fetched(size_t bytes)
@@ -389,6 +397,14 @@ static void render_traffic(out_t *o)
     emit(o, "mq_connections %" PRId64 "\n", load64(&S.connections));
     header(o, "mq_connections_opened_total", "counter", "Client connections accepted.");
     emit(o, "mq_connections_opened_total %" PRId64 "\n", load64(&S.connections_total));
+    header(o, "mq_tls_handshake_failures_total", "counter",
+           "TLS handshakes refused (certificate, protocol, no principal) or timed out.");
+    static const char *const ports[2] = {[TLS_PORT_CLIENT] = "client", [TLS_PORT_ADMIN] = "admin"};
+    static const char *const causes[2] = {"refused", "timeout"};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            emit(o, "mq_tls_handshake_failures_total{port=\"%s\",cause=\"%s\"} %" PRId64 "\n",
+                 ports[i], causes[j], load64(&S.tls_failures[i][j]));
     header(o, "mq_fetched_bytes_total", "counter", "Record batch bytes returned by Fetch.");
     emit(o, "mq_fetched_bytes_total %" PRId64 "\n", load64(&S.fetched_bytes));
 

@@ -17,6 +17,11 @@ void metrics_rpc(const char *method, int grpc_status, int64_t latency_us, size_t
                  size_t bytes_out);
 /* A client connection opened (+1) or closed (-1). */
 void metrics_connection(int delta);
+/* A TLS handshake on port (TLS_PORT_CLIENT or TLS_PORT_ADMIN, tls.h) that
+ * was refused (bad or missing certificate, old protocol, no principal) or,
+ * with timed_out, did not finish in time: operators see a certificate
+ * rotation gone wrong here before clients complain. */
+void metrics_tls_failure(int port, int timed_out);
 /* Records appended to a partition. */
 void metrics_produced(const char *topic, int32_t partition, int64_t records, size_t bytes);
 /* Drops a deleted topic's produce counters (a topic re-created under the

@@ -244,12 +244,14 @@ static int conn_handshake(conn_t *c)
     }
     if (rv < 0) {
         log_info("\"tls handshake failed\" peer=%s reason=\"%s\"", c->peer, reason);
+        metrics_tls_failure(TLS_PORT_CLIENT, 0);
         return -1;
     }
     c->handshaking = 0;
     char principal[256];
     if (tls_principal(c->ssl, principal, sizeof(principal)) != 0) {
         log_warn("\"connection refused: no principal\" peer=%s reason=\"%s\"", c->peer, principal);
+        metrics_tls_failure(TLS_PORT_CLIENT, 0);
         return -1;
     }
     acl_cache_init(&c->acl, principal);
@@ -1014,6 +1016,7 @@ static void on_idle_timer(loop_t *loop, loop_timer_t *t)
         next = c->next;
         if (c->handshaking && now - c->last_read_ms >= TLS_HANDSHAKE_TIMEOUT_MS) {
             log_info("\"tls handshake timed out\" peer=%s", c->peer);
+            metrics_tls_failure(TLS_PORT_CLIENT, 1);
             conn_close(c, "tls handshake timeout");
             continue;
         }

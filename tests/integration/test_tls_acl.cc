@@ -207,6 +207,13 @@ class TlsAclTest : public BrokerTestBase
     }
 };
 
+// The value of one Prometheus series in a /metrics body; -1 if absent.
+long MetricValue(const std::string &body, const std::string &series)
+{
+    size_t at = body.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : atol(body.c_str() + at + series.size() + 2);
+}
+
 TEST_F(TlsAclTest, AdminPortServesHttp1AndH2OverTls)
 {
     ASSERT_NO_FATAL_FAILURE(StartBroker(TlsBrokerArgs()));
@@ -221,6 +228,10 @@ TEST_F(TlsAclTest, AdminPortServesHttp1AndH2OverTls)
     AdminReply anon = Admin("GET", "/health", "", "");
     EXPECT_EQ(anon.status, -1);
     EXPECT_TRUE(Contains(broker_.Stderr(), "admin tls handshake failed"));
+    AdminReply m = Admin("GET", "/metrics", "", "client");
+    EXPECT_EQ(
+        MetricValue(m.body, R"(mq_tls_handshake_failures_total{port="admin",cause="refused"})"), 1)
+        << m.body;
     // The ready line lists the TLS listener.
     EXPECT_TRUE(Contains(broker_.Stdout(), "listeners=ssl://127.0.0.1:")) << broker_.Stdout();
     EXPECT_TRUE(Contains(broker_.Stdout(), "admin_tls=true"));
@@ -247,6 +258,16 @@ TEST_F(TlsAclTest, OldProtocolsAndPlaintextAreRefused)
     while (!Contains(broker_.Stderr(), "wrong version number") && rc_now_ms() < until)
         usleep(20000);
     EXPECT_TRUE(Contains(broker_.Stderr(), "tls handshake failed")) << broker_.Stderr();
+    // Both refusals are counted for the operator.
+    AdminReply scrape = Admin("GET", "/metrics", "", "client");
+    ASSERT_EQ(scrape.status, 200) << scrape.error;
+    EXPECT_GE(MetricValue(scrape.body,
+                          R"(mq_tls_handshake_failures_total{port="client",cause="refused"})"),
+              2)
+        << scrape.body;
+    EXPECT_EQ(MetricValue(scrape.body,
+                          R"(mq_tls_handshake_failures_total{port="admin",cause="refused"})"),
+              0);
 }
 
 TEST_F(TlsAclTest, SighupReloadsTheCertificateWithoutDroppingConnections)
