@@ -98,14 +98,15 @@ struct ProducerRecovery : ::testing::Test {
     // snapshot set, from the newest snapshot (its offset in *snap_offset)
     // and the batches after it.
     partition_producers_t *rebuild(const std::string &dir, uint64_t max_bytes,
-                                   bool snapshot = false, int64_t *snap_offset = nullptr)
+                                   bool snapshot = false, int64_t *snap_offset = nullptr,
+                                   size_t min_segments = 3)
     {
         int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
         EXPECT_GE(dfd, 0);
         segment_t **segs = nullptr;
         size_t n = 0;
         EXPECT_EQ(recovery_load(dir.c_str(), dfd, &cfg, 1000, &segs, &n), MQ_OK);
-        EXPECT_GE(n, 3u) << "the log should span several segments";
+        EXPECT_GE(n, min_segments) << "the log should span several segments";
         partition_producers_t *pp = nullptr;
         int64_t from = -1;
         if (snapshot) {
@@ -420,6 +421,40 @@ TEST_F(ProducerRecovery, FullDiskKeepsTheSnapshotsThereWere)
     EXPECT_EQ(snapshots(tmp.part_dir()), before) << "older snapshots kept, none half-written";
     for (auto &e : std::filesystem::directory_iterator(tmp.part_dir()))
         EXPECT_NE(e.path().extension(), ".tmp") << "temporary file left: " << e.path();
+}
+
+// Without rolls a snapshot still follows every PSNAP_INTERVAL_BYTES (64
+// MiB) appended, so a crash replays no more than that.
+TEST_F(ProducerRecovery, SnapshotEveryIntervalBoundsTheReplay)
+{
+    cfg.segment_bytes = 1LL << 30;
+    part_t *p;
+    ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
+    ASSERT_NO_FATAL_FAILURE(produce(p, 0, 2));
+    Bytes big = make_batch(32, 16384, 1000); // 512 KiB, no producer id
+    int64_t base, lat;
+    for (int i = 0; i < 132; i++)
+        ASSERT_EQ(part_append(p, big.data(), big.size(), 5000, &base, &lat), MQ_OK);
+    ASSERT_NO_FATAL_FAILURE(produce(p, 1, 1));
+    int64_t end = stats(p).log_end_offset;
+    // Written by a thread of its own: wait for it.
+    std::vector<int64_t> snaps;
+    for (int i = 0; i < 500 && (snaps = snapshots(tmp.part_dir())).empty(); i++)
+        usleep(10000);
+    ASSERT_EQ(snaps.size(), 1u);
+    EXPECT_GT(snaps[0], 0);
+    EXPECT_LT(snaps[0], end);
+    part_close(p);
+
+    // As after a crash: the periodic snapshot plus the batches after it.
+    std::filesystem::remove(snapshot_path(tmp.part_dir(), end));
+    int64_t from = -1;
+    partition_producers_t *pp = rebuild(tmp.part_dir(), 0, true, &from, 1);
+    EXPECT_EQ(from, snaps[0]);
+    producer_batch_ref_t ref;
+    EXPECT_EQ(check_last(pp, 0, &ref), PRODUCER_CHECK_DUPLICATE);
+    EXPECT_EQ(check_last(pp, 1, &ref), PRODUCER_CHECK_DUPLICATE);
+    partition_producers_free(pp);
 }
 
 } // namespace

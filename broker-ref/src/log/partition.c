@@ -45,6 +45,7 @@ struct part {
     /* Idempotent producers' last batches, checked and updated under lock
      * with the append so a retry cannot race its original. */
     partition_producers_t *producers;
+    uint64_t snap_bytes; /* appended since the last producer snapshot */
     /* Where the last read stopped, so a sequential reader does not rescan
      * from an index entry. */
     struct {
@@ -111,6 +112,7 @@ static void snapshot_locked(part_t *p)
     }
     psnap_write(p->dir, p->dirfd, p->end_offset, body, len);
     free(body);
+    p->snap_bytes = 0;
 }
 
 mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out)
@@ -261,16 +263,27 @@ static mq_err_t sync_dir(part_t *p)
     return MQ_OK;
 }
 
-/* A roll's follow-up, done off the lock: the rolled segment to fsync and
- * the producer state as of the new segment's base, to snapshot once the
- * log up to there is durable. */
+/* Work an append leaves for a thread of its own, off the lock: after a
+ * roll, the rolled segment to fsync; after a roll or every
+ * PSNAP_INTERVAL_BYTES, the producer state as of snap_offset to snapshot
+ * (once the rolled segment is durable). p is NULL when there is nothing. */
 typedef struct roll {
     part_t *p;
-    segment_t *old;
-    uint8_t *snap; /* producers_encode output; NULL if it failed */
+    segment_t *old; /* NULL: a snapshot only */
+    uint8_t *snap;  /* producers_encode output; NULL if it failed */
     size_t snap_len;
     int64_t snap_offset;
 } roll_t;
+
+/* Encodes the producer state as of the log end into r (lock held). */
+static void snapshot_job_locked(part_t *p, roll_t *r)
+{
+    r->p = p;
+    r->snap_offset = p->end_offset;
+    p->snap_bytes = 0;
+    if (producers_encode(p->producers, &r->snap, &r->snap_len) != MQ_OK)
+        log_error("\"out of memory for producer snapshot\" dir=%s", p->dir);
+}
 
 /* Starts a new active segment at the log end. The old one keeps
  * needs_sync until start_sync (or a flush) has fsync'd it; r->old gets a
@@ -297,33 +310,36 @@ static mq_err_t roll_locked(part_t *p, roll_t *r)
     p->dir_gen++;
     s->needs_sync = 1;
     seg_ref(s);
-    *r = (roll_t){.p = p, .old = s, .snap_offset = p->end_offset};
-    if (producers_encode(p->producers, &r->snap, &r->snap_len) != MQ_OK)
-        log_error("\"out of memory for producer snapshot\" dir=%s", p->dir);
+    *r = (roll_t){.old = s};
+    snapshot_job_locked(p, r);
     log_info("\"segment rolled\" dir=%s base=%" PRId64 " previous_size=%" PRIu64, p->dir, ns->base,
              s->size);
     return MQ_OK;
 }
 
 /* Makes a rolled segment and the new file's directory entry durable, then
- * writes the producer snapshot for the new base (which relies on every
- * batch below it being on disk). */
+ * writes the producer snapshot. (A snapshot whose batches a power loss
+ * took is past the log end at the next start, and ignored.) */
 static void sync_rolled(const roll_t *r)
 {
     part_t *p = r->p;
-    mq_err_t err = seg_sync(r->old, 1);
-    if (sync_dir(p) != MQ_OK)
-        err = MQ_ERR_STORAGE;
+    mq_err_t err = MQ_OK;
+    if (r->old) {
+        err = seg_sync(r->old, 1);
+        if (sync_dir(p) != MQ_OK)
+            err = MQ_ERR_STORAGE;
+    }
     if (err == MQ_OK && r->snap)
         psnap_write(p->dir, p->dirfd, r->snap_offset, r->snap, r->snap_len);
     free(r->snap);
     pthread_mutex_lock(&p->lock);
-    if (err == MQ_OK)
+    if (err == MQ_OK && r->old)
         r->old->needs_sync = 0;
     p->syncing--;
     pthread_cond_broadcast(&p->synced);
     pthread_mutex_unlock(&p->lock);
-    seg_unref(r->old);
+    if (r->old)
+        seg_unref(r->old);
 }
 
 static void *sync_main(void *arg)
@@ -335,8 +351,9 @@ static void *sync_main(void *arg)
     return NULL;
 }
 
-/* fsyncs a rolled segment on a thread of its own: with a 1 GiB segment
- * that takes about a second, which must not stall the appending I/O loop.
+/* fsyncs a rolled segment (and writes a snapshot) on a thread of its own:
+ * with a 1 GiB segment that takes about a second, which must not stall the
+ * appending I/O loop.
  * Until it is done the segment keeps needs_sync, so part_flush syncs it
  * too. Runs it here if no thread can be started. */
 static void start_sync(part_t *p, const roll_t *roll)
@@ -459,10 +476,14 @@ mq_err_t part_append_idem(part_t *p, uint8_t *batch, size_t len, int64_t now_ms,
                              h.record_count, b.base, now_ms) != MQ_OK)
             log_error("\"out of memory recording producer state\" dir=%s pid=%" PRId64, p->dir,
                       h.producer_id);
+        /* Bounds what a restart after a crash replays. */
+        p->snap_bytes += len;
+        if (!roll.p && p->snap_bytes >= PSNAP_INTERVAL_BYTES)
+            snapshot_job_locked(p, &roll);
     }
     pthread_mutex_unlock(&p->lock);
 
-    if (roll.old)
+    if (roll.p)
         start_sync(p, &roll);
     if (err != MQ_OK)
         return err;
@@ -672,7 +693,7 @@ int part_housekeep(part_t *p, int64_t now_ms)
     producers_expire(p->producers, now_ms - PRODUCERS_EXPIRY_MS);
     pthread_mutex_unlock(&p->lock);
 
-    if (roll.old)
+    if (roll.p)
         start_sync(p, &roll);
     for (size_t i = 0; i < k; i++) {
         log_info("\"retention deleted segment\" segment=%s.log size=%" PRIu64 " max_ts=%" PRId64,

@@ -3,7 +3,8 @@
  *
  * One file per snapshot, "<offset, 20 digits>.producers", holding the
  * state after every batch below that offset. The partition writes one at
- * each segment roll (for the new segment's base) and at a clean close;
+ * each segment roll (for the new segment's base), every
+ * PSNAP_INTERVAL_BYTES appended, and at a clean close;
  * recovery loads the newest one at or below the log end and replays only
  * the batches from its offset on. */
 #ifndef BROKER_LOG_PRODUCER_SNAPSHOT_H
@@ -16,6 +17,9 @@
 #include "producers.h"
 
 #define PSNAP_EXT ".producers"
+/* A snapshot also follows this much appended since the last one, so a
+ * restart after a crash replays at most about that much of a partition. */
+#define PSNAP_INTERVAL_BYTES (64u << 20)
 
 /* Writes body (producers_encode's output) as the snapshot for offset in
  * dir (dirfd open on it): a temporary file, fsync'd, renamed into place,
