@@ -145,6 +145,7 @@ static void print_members(cli_t *cli, const cJSON *members)
 {
     static const column_t cols[] = {
         {"MEMBER ID", "member_id", 0},   {"INSTANCE ID", "group_instance_id", 0},
+        {"CLIENT ID", "client_id", 0},   {"ADDRESS", "client_address", 0},
         {"EPOCH", "member_epoch", 1},    {"SUBSCRIPTION", "topics", 0},
         {"ASSIGNMENT", "assignment", 0}, {"HEARTBEAT", "ms_since_heartbeat", 1},
     };
@@ -152,7 +153,7 @@ static void print_members(cli_t *cli, const cJSON *members)
         puts("No members.");
         return;
     }
-    table_t *t = table_new(cols, 6);
+    table_t *t = table_new(cols, sizeof(cols) / sizeof(cols[0]));
     const cJSON *m;
     cJSON_ArrayForEach(m, members)
     {
@@ -168,6 +169,10 @@ static void print_members(cli_t *cli, const cJSON *members)
         table_row(t);
         table_cell(t, out_json_str(m, "member_id"));
         table_cell(t, instance[0] ? instance : "-");
+        const char *client = out_json_str(m, "client_id"),
+                   *addr = out_json_str(m, "client_address");
+        table_cell(t, client[0] ? client : "-");
+        table_cell(t, addr[0] ? addr : "-");
         table_cell_int(t, out_json_int(m, "member_epoch"));
         cell_subscription(t, m);
         cell_assignment(t, cJSON_GetObjectItemCaseSensitive(m, "assignment"));

@@ -310,7 +310,9 @@ void join_group_handle(call_t *c, uint8_t *msg, size_t len)
                           .topic_regex = req->topic_regex,
                           .session_timeout_ms = req->session_timeout_ms,
                           .rebalance_timeout_ms = req->rebalance_timeout_ms,
-                          .assignor = req->assignor};
+                          .assignor = req->assignor,
+                          .client_id = server_call_client_id(c),
+                          .client_address = server_call_peer(c)};
     group_answer_t a = {0};
     mq_err_t err = MQ_ERR_GROUP_AUTHORIZATION;
     if (!group_denied(c, req->group_id, a.message, sizeof(a.message)))

@@ -41,6 +41,8 @@ typedef struct member {
     int32_t session_ms;
     int32_t rebalance_ms;
     char assignor[16];
+    char client_id[256];     /* shown by describe, as Kafka's CLIENT-ID */
+    char client_address[64]; /* and HOST */
     int32_t epoch;
     owned_t *owned;
     size_t n_owned;
@@ -829,7 +831,10 @@ mq_err_t groups_join(const group_join_req_t *req, int64_t now, group_answer_t *o
         }
         g->members[g->n_members++] = m;
         need_rebalance = 1;
-        log_info("\"group member joined\" group=%s member=%s instance=%s", g->id, m->id, inst);
+        log_info("\"group member joined\" group=%s member=%s instance=%s client_id=\"%s\" "
+                 "client_address=%s",
+                 g->id, m->id, inst, req->client_id ? req->client_id : "",
+                 req->client_address ? req->client_address : "");
     }
     if (need_rebalance) {
         err = set_subscription(m, req, out->message, sizeof(out->message));
@@ -837,6 +842,9 @@ mq_err_t groups_join(const group_join_req_t *req, int64_t now, group_answer_t *o
             goto out;
     }
     snprintf(m->assignor, sizeof(m->assignor), "%s", asg);
+    snprintf(m->client_id, sizeof(m->client_id), "%s", req->client_id ? req->client_id : "");
+    snprintf(m->client_address, sizeof(m->client_address), "%s",
+             req->client_address ? req->client_address : "");
     m->session_ms = session;
     m->rebalance_ms = rebal;
     m->last_seen = now;
@@ -1248,6 +1256,8 @@ static cJSON *member_json(const member_t *m, int64_t now)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "member_id", m->id);
     cJSON_AddStringToObject(o, "group_instance_id", m->instance_id);
+    cJSON_AddStringToObject(o, "client_id", m->client_id);
+    cJSON_AddStringToObject(o, "client_address", m->client_address);
     cJSON_AddNumberToObject(o, "member_epoch", m->epoch);
     cJSON *subs = cJSON_AddArrayToObject(o, "topics");
     for (size_t i = 0; i < m->n_topics; i++)
@@ -1462,6 +1472,8 @@ static mq_err_t restore_member(group_t *g, const cJSON *mj, int64_t now)
     }
     snprintf(m->id, sizeof(m->id), "%s", json_str(mj, "member_id"));
     snprintf(m->assignor, sizeof(m->assignor), "%s", json_str(mj, "assignor"));
+    snprintf(m->client_id, sizeof(m->client_id), "%s", json_str(mj, "client_id"));
+    snprintf(m->client_address, sizeof(m->client_address), "%s", json_str(mj, "client_address"));
     m->epoch = json_int(mj, "member_epoch", 0);
     m->session_ms = json_int(mj, "session_timeout_ms", GROUP_DEFAULT_SESSION_MS);
     m->rebalance_ms = json_int(mj, "rebalance_timeout_ms", GROUP_DEFAULT_REBALANCE_MS);

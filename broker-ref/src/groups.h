@@ -69,6 +69,8 @@ typedef struct group_join_req {
     int32_t session_timeout_ms;   /* -1 = default */
     int32_t rebalance_timeout_ms; /* -1 = default */
     const char *assignor;
+    const char *client_id;      /* the client's client.id ("" or NULL: none) */
+    const char *client_address; /* its "IP:PORT" as the broker sees it */
 } group_join_req_t;
 
 /* What a member is told: its id, epoch and assignment, and what to revoke. */

@@ -76,6 +76,7 @@ struct conn {
     acl_cache_t acl;      /* principal and cached decisions (acl.h) */
     int listener;         /* index of the listener that accepted it */
     char peer[64];
+    char client_id[256]; /* the client's mq-client-id header (client.id), "" if none */
     conn_t *next, *prev;
 };
 
@@ -388,7 +389,8 @@ static void call_detach(call_t *call, int status)
 static void conn_close(conn_t *c, const char *why)
 {
     ioloop_t *il = c->il;
-    log_debug("\"connection closed\" peer=%s reason=\"%s\"", c->peer, why);
+    log_debug("\"connection closed\" peer=%s client_id=\"%s\" reason=\"%s\"", c->peer, c->client_id,
+              why);
     while (c->calls) {
         call_t *call = c->calls;
         if (c->h2)
@@ -543,6 +545,23 @@ static int header_is(const uint8_t *name, size_t len, const char *s)
     return len == strlen(s) && memcmp(name, s, len) == 0;
 }
 
+/* Keeps the connection's client id, made safe for logs and JSON: printable
+ * ASCII without quotes or backslashes (libmqclient allows no others). */
+static void set_client_id(conn_t *c, const uint8_t *v, size_t len)
+{
+    if (!c)
+        return;
+    if (len > sizeof(c->client_id) - 1)
+        len = sizeof(c->client_id) - 1;
+    if (memcmp(c->client_id, v, len) == 0 && c->client_id[len] == '\0')
+        return; /* the same on every call: nothing to do */
+    for (size_t i = 0; i < len; i++)
+        c->client_id[i] =
+            v[i] < 0x20 || v[i] > 0x7e || v[i] == '"' || v[i] == '\\' ? '_' : (char)v[i];
+    c->client_id[len] = '\0';
+    log_debug("\"client id\" peer=%s client_id=\"%s\"", c->peer, c->client_id);
+}
+
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *user_data)
@@ -569,6 +588,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
         /* application/grpc, optionally +proto or ;params */
         call->content_type_ok = valuelen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
                                 (valuelen == 16 || value[16] == '+' || value[16] == ';');
+    } else if (header_is(name, namelen, "mq-client-id")) {
+        set_client_id(call->conn, value, valuelen);
     } else if (header_is(name, namelen, "grpc-timeout")) {
         int64_t ms;
         if (mq__grpc_timeout_parse((const char *)value, valuelen, &ms) == MQ_OK)
@@ -1250,6 +1271,16 @@ const char *server_client_addr(void)
 const char *server_admin_addr(void)
 {
     return g_srv.admin_addr;
+}
+
+const char *server_call_client_id(const call_t *c)
+{
+    return c->conn ? c->conn->client_id : "";
+}
+
+const char *server_call_peer(const call_t *c)
+{
+    return c->conn ? c->conn->peer : "";
 }
 
 const char *server_call_addr(call_t *c)

@@ -24,6 +24,11 @@ const char *server_listeners(void);
 /* HOST:PORT of the listener a call's connection came in on (the first
  * listener if the connection is gone): what Metadata tells the client. */
 const char *server_call_addr(call_t *c);
+/* The client.id a call's connection sent (mq-client-id header), "" if none
+ * or the connection is gone. */
+const char *server_call_client_id(const call_t *c);
+/* "IP:PORT" of the peer of a call's connection, "" once it is gone. */
+const char *server_call_peer(const call_t *c);
 /* 1 when the admin port serves TLS. */
 int server_admin_tls(void);
 

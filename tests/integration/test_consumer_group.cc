@@ -473,6 +473,7 @@ TEST_F(GroupTest, BrokerRestartKeepsGroupAndOffsets)
     Produce("gr", 2, 10);
     Member *a = Join("grg", "gr",
                      {{"session.timeout.ms", "10000"},
+                      {"client.id", "billing-7"},
                       {"enable.auto.commit", "false"},
                       {"reconnect.backoff.ms", "50"},
                       {"reconnect.backoff.max.ms", "200"}},
@@ -494,6 +495,15 @@ TEST_F(GroupTest, BrokerRestartKeepsGroupAndOffsets)
     Pump(1500);
     EXPECT_EQ(a->rebalances, before) << "the group survived the restart";
     EXPECT_EQ(a->owned.size(), 2u);
+    // Describe names the member's client.id and address (as Kafka's
+    // CLIENT-ID and HOST), kept across the restart.
+    char *body = nullptr;
+    ASSERT_EQ(rc_admin_request(broker_.admin_addr(), "GET", "/api/v1/groups/grg", nullptr, &body),
+              200);
+    std::string d = body ? body : "";
+    free(body);
+    EXPECT_NE(d.find(R"("client_id":"billing-7")"), std::string::npos) << d;
+    EXPECT_NE(d.find(R"("client_address":"127.0.0.1:)"), std::string::npos) << d;
 }
 
 TEST_F(GroupTest, FencedCommitIsRejected)

@@ -50,8 +50,10 @@ static const struct conf_enum assignor_enum[] = {{"sticky", MQ__ASSIGN_STICKY},
 static const struct conf_key keys[] = {
     {"bootstrap.servers", T_STR, "127.0.0.1:9092", 0, 0, NULL, F(bootstrap_servers),
      "Comma-separated host:port list of brokers, tried in turn until one answers."},
-    {"client.id", T_STR, "mqclient", 0, 0, NULL, F(client_id),
-     "A name for this client, carried in its statistics events."},
+    {"client.id", T_STR, "mqclient", 0, 255, NULL, F(client_id),
+     "A name for this client: sent with every request (the broker logs it and shows it for "
+     "group members) and carried in statistics events. Up to 255 printable ASCII characters, "
+     "without quotes or backslashes."},
     {"linger.ms", T_INT, "5", 0, 900000, NULL, F(linger_ms),
      "How long a batch may wait for more messages before it is sent."},
     {"batch.size", T_INT, "1000000", 1, I32MAX, NULL, F(batch_size),
@@ -287,11 +289,31 @@ static mq_err_t parse_value(const struct conf_key *k, const char *value, int64_t
     return MQ_ERR_INVALID_CONFIG;
 }
 
+/* A string key with a max (client.id) goes into request headers, logs and
+ * JSON as it is: printable ASCII without quotes or backslashes only. */
+static int is_name(const char *v, size_t max)
+{
+    size_t n = 0;
+    for (; v[n]; n++)
+        if (n >= max || v[n] < 0x20 || v[n] > 0x7e || v[n] == '"' || v[n] == '\\')
+            return 0;
+    return 1;
+}
+
 static mq_err_t set_key(mq_conf_t *conf, const struct conf_key *k, const char *value, char *errstr,
                         size_t errstr_size)
 {
     char *field = (char *)conf + k->offset;
     if (k->type == T_STR) {
+        if (k->max > 0 && !is_name(value, (size_t)k->max)) {
+            char got[80];
+            snprintf(got, sizeof(got), "%.64s", value);
+            seterr(errstr, errstr_size,
+                   "invalid value for \"%s\": expected at most 255 printable ASCII characters "
+                   "without \" or \\, got \"%s\"",
+                   k->name, got);
+            return MQ_ERR_INVALID_CONFIG;
+        }
         char *copy = strdup(value);
         if (!copy)
             return MQ_ERR_NO_MEMORY;

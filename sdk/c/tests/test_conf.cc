@@ -108,6 +108,17 @@ TEST(Conf, BadInputNamesTheKeyAndWhatIsAllowed)
     EXPECT_EQ(mq_conf_set(c, "enable.idempotence", "yes", err, sizeof(err)), MQ_ERR_INVALID_CONFIG);
     EXPECT_NE(std::string(err).find("true or false"), std::string::npos) << err;
 
+    // client.id goes into request headers, logs and JSON as it is.
+    EXPECT_EQ(mq_conf_set(c, "client.id", "billing-7 (eu)", err, sizeof(err)), MQ_OK);
+    for (const char *bad : {"a\"b", "a\\b", "line\nbreak", "caf\xc3\xa9"}) {
+        EXPECT_EQ(mq_conf_set(c, "client.id", bad, err, sizeof(err)), MQ_ERR_INVALID_CONFIG) << bad;
+        EXPECT_NE(std::string(err).find("\"client.id\""), std::string::npos) << err;
+        EXPECT_NE(std::string(err).find("printable ASCII"), std::string::npos) << err;
+    }
+    EXPECT_EQ(mq_conf_set(c, "client.id", std::string(255, 'x').c_str(), err, sizeof(err)), MQ_OK);
+    EXPECT_EQ(mq_conf_set(c, "client.id", std::string(256, 'x').c_str(), err, sizeof(err)),
+              MQ_ERR_INVALID_CONFIG);
+
     EXPECT_EQ(mq_conf_set(NULL, "linger.ms", "5", err, sizeof(err)), MQ_ERR_INVALID_ARG);
     EXPECT_EQ(mq_conf_set(c, NULL, "5", err, sizeof(err)), MQ_ERR_INVALID_ARG);
     EXPECT_EQ(mq_conf_set(c, "linger.ms", NULL, err, sizeof(err)), MQ_ERR_INVALID_ARG);
@@ -132,11 +143,11 @@ TEST(Conf, GetSizes)
     EXPECT_EQ(mq_conf_get(c, "linger.ms", NULL, NULL), MQ_ERR_INVALID_ARG);
     // A long string value is returned whole.
     std::string longv(1000, 'x');
-    EXPECT_EQ(mq_conf_set(c, "client.id", longv.c_str(), NULL, 0), MQ_OK);
-    EXPECT_EQ(mq_conf_get(c, "client.id", NULL, &size), MQ_OK);
+    EXPECT_EQ(mq_conf_set(c, "ssl.ca.pem", longv.c_str(), NULL, 0), MQ_OK);
+    EXPECT_EQ(mq_conf_get(c, "ssl.ca.pem", NULL, &size), MQ_OK);
     EXPECT_EQ(size, 1001u);
     std::string buf(size, '\0');
-    EXPECT_EQ(mq_conf_get(c, "client.id", &buf[0], &size), MQ_OK);
+    EXPECT_EQ(mq_conf_get(c, "ssl.ca.pem", &buf[0], &size), MQ_OK);
     EXPECT_EQ(std::string(buf.c_str()), longv);
     mq_conf_destroy(c);
 }

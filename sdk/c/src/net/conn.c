@@ -57,6 +57,7 @@ struct mq_conn {
     int got_data;     /* something arrived over TLS (auth errors come before) */
     mq_err_t fail;    /* how the connection failed: TRANSPORT or AUTHENTICATION */
     char host[256];
+    const char *client_id; /* client.id, sent as mq-client-id; the conf outlives us */
     nghttp2_session *session;
     call_t *calls; /* doubly linked */
     size_t ncalls;
@@ -554,10 +555,12 @@ mq_err_t mq__conn_call(mq_conn_t *c, const char *path, const uint8_t *msg, size_
         NV("te", "trailers"),
         NV("grpc-timeout", tmo),
         NV("user-agent", "libmqclient/" MQ_VERSION_STR),
+        NV("mq-client-id", c->client_id ? c->client_id : ""),
     };
+    /* HPACK sends a repeated header as one byte after the first call. */
+    size_t nhdrs = sizeof(hdrs) / sizeof(hdrs[0]) - (c->client_id && *c->client_id ? 0 : 1);
     nghttp2_data_provider dp = {.source.ptr = k, .read_callback = read_body_cb};
-    int32_t id =
-        nghttp2_submit_request(c->session, NULL, hdrs, sizeof(hdrs) / sizeof(hdrs[0]), &dp, k);
+    int32_t id = nghttp2_submit_request(c->session, NULL, hdrs, nhdrs, &dp, k);
     if (id < 0) {
         free_call(k);
         return id == NGHTTP2_ERR_NOMEM ? MQ_ERR_NO_MEMORY : MQ_ERR_TRANSPORT;
@@ -635,6 +638,7 @@ void mq__conn_free(mq_conn_t *c)
 
 void mq__conn_apply_conf(mq_conn_t *c, const struct mq_conf *conf)
 {
+    c->client_id = conf->client_id;
     if (conf->socket_keepalive_enable)
         mq__conn_set_keepalive(c, 60);
     mq__conn_set_liveness(c, conf->connection_ping_interval_ms, conf->connection_ping_timeout_ms);

@@ -92,8 +92,9 @@ void mq__conn_free(mq_conn_t *c);
  * every failure waits the delay mq__conn_failed draws. */
 struct mq_conf;
 
-/* TCP keepalive (socket.keepalive.enable) and PING liveness
- * (connection.ping.interval.ms / connection.ping.timeout.ms) from conf. */
+/* TCP keepalive (socket.keepalive.enable), PING liveness
+ * (connection.ping.interval.ms / connection.ping.timeout.ms) and the
+ * client.id every call carries, from conf (which must outlive c). */
 void mq__conn_apply_conf(mq_conn_t *c, const struct mq_conf *conf);
 
 /* A connection-state event (MQ_EVENT_CONNECTION) for the owner's queue;
