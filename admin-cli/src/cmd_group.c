@@ -1,4 +1,4 @@
-/* mqadmin group list|describe|delete|reset-offsets over /api/v1/groups
+/* mqadmin group list|describe|delete|remove-member|reset-offsets over /api/v1/groups
  * (docs/admin-api.md "Consumer groups"). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +353,61 @@ static int group_delete(cli_t *cli, const args_t *a)
     return CLI_OK;
 }
 
+/* ---- remove-member ---- */
+
+static int group_remove_member(cli_t *cli, const args_t *a)
+{
+    const char *id = a->pos[0];
+    const char *member = args_value(a, "member"), *instance = args_value(a, "instance");
+    if (!member == !instance || (member && !*member) || (instance && !*instance))
+        return cli_usage(cli, "give exactly one of --member MEMBER_ID or --instance "
+                              "GROUP_INSTANCE_ID");
+    char what[600];
+    snprintf(what, sizeof what, "removing %s '%s' from group '%s'",
+             member ? "member" : "the member with group.instance.id", member ? member : instance,
+             id);
+    char question[700];
+    snprintf(question, sizeof question,
+             "Remove %s '%s' from group '%s'? Its partitions move to the other members now.",
+             member ? "member" : "the member with group.instance.id", member ? member : instance,
+             id);
+    int rc = confirm_destructive(cli, a, question, what);
+    if (rc != CLI_OK)
+        return rc;
+    char *esc = http_escape(member ? member : instance);
+    size_t n = esc ? strlen(esc) + 16 : 0;
+    char *suffix = esc ? malloc(n) : NULL;
+    if (!suffix) {
+        free(esc);
+        return cli_fail(cli, CLI_SERVER, "out of memory");
+    }
+    snprintf(suffix, n, "/%s/%s", member ? "members" : "instances", esc);
+    free(esc);
+    http_response_t r;
+    rc = group_request(cli, "DELETE", id, suffix, NULL, &r);
+    free(suffix);
+    if (rc != CLI_OK)
+        return rc;
+    if (cli->format == OUT_JSON) {
+        out_json(cli, r.data);
+    } else if (cli->format == OUT_CSV) {
+        static const column_t cols[] = {
+            {"GROUP", "group_id", 0}, {"MEMBER", "member_id", 0}, {"REMOVED", "removed", 0}};
+        table_t *t = table_new(cols, 3);
+        table_row(t);
+        table_cell(t, out_json_str(r.data, "group_id"));
+        table_cell(t, out_json_str(r.data, "member_id"));
+        table_cell_json(t, cJSON_GetObjectItemCaseSensitive(r.data, "removed"));
+        table_print(cli, t, TABLE_ROWS);
+        table_free(t);
+    } else {
+        printf("Removed member '%s' from group '%s'.\n", out_json_str(r.data, "member_id"),
+               out_json_str(r.data, "group_id"));
+    }
+    http_response_free(&r);
+    return CLI_OK;
+}
+
 /* ---- reset-offsets ---- */
 
 static int take_digits(const char **p, int n, int *out)
@@ -629,6 +684,16 @@ static const opt_spec_t delete_opts[] = {
     {NULL, 0, 0, NULL, NULL, 0, NULL},
 };
 
+static const opt_spec_t remove_opts[] = {
+    {"member", 'm', OPT_VALUE, "MEMBER_ID", "the member id (as group describe shows it)",
+     COMPLETE_NONE, NULL},
+    {"instance", 'i', OPT_VALUE, "GROUP_INSTANCE_ID",
+     "the static member with this group.instance.id", COMPLETE_NONE, NULL},
+    {"yes", 'y', OPT_FLAG, NULL, "remove without asking (needed when stdin is not a terminal)",
+     COMPLETE_NONE, NULL},
+    {NULL, 0, 0, NULL, NULL, 0, NULL},
+};
+
 static const opt_spec_t reset_opts[] = {
     {"topic", 't', OPT_VALUE, "T", "the topic whose offsets to reset (required)", COMPLETE_TOPIC,
      NULL},
@@ -694,6 +759,26 @@ static const command_t group_delete_cmd = {
     .run = group_delete,
 };
 
+static const command_t group_remove_cmd = {
+    .name = "remove-member",
+    .summary = "Remove a member from a group now",
+    .args_usage = "ID (--member MEMBER_ID | --instance GROUP_INSTANCE_ID) [--yes]",
+    .description =
+        "Remove one member from group ID at once, as Kafka's RemoveMembersFromConsumerGroup\n"
+        "does: its partitions go to the other members now. Meant for a static member\n"
+        "(group.instance.id) that is gone for good, whose partitions would otherwise wait for\n"
+        "its session timeout. A member still running gets UNKNOWN_MEMBER on its next\n"
+        "heartbeat and joins again. On a terminal it asks first; --yes skips the question;\n"
+        "when stdin is not a terminal it refuses without --yes and exits 1, changing nothing.",
+    .examples = "  mqadmin group remove-member billing --instance billing-host-3\n"
+                "  mqadmin group remove-member billing --member 5aw5UmkgDEvyDCXePZG21W --yes\n",
+    .options = remove_opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .pos_complete = COMPLETE_GROUP,
+    .run = group_remove_member,
+};
+
 static const command_t group_reset_cmd = {
     .name = "reset-offsets",
     .summary = "Move a group's committed offsets on a topic",
@@ -719,13 +804,14 @@ static const command_t group_reset_cmd = {
 };
 
 static const command_t *const group_subcommands[] = {
-    &group_list_cmd, &group_describe_cmd, &group_delete_cmd, &group_reset_cmd, NULL,
+    &group_list_cmd,   &group_describe_cmd, &group_delete_cmd,
+    &group_remove_cmd, &group_reset_cmd,    NULL,
 };
 
 const command_t group_command = {
     .name = "group",
-    .summary = "List, describe, delete consumer groups and reset their offsets",
-    .description = "List and describe consumer groups (members, assignment, lag), delete them\n"
-                   "and reset their committed offsets.",
+    .summary = "List, describe, delete consumer groups, remove members, reset offsets",
+    .description = "List and describe consumer groups (members, assignment, lag), delete them,\n"
+                   "remove a member and reset their committed offsets.",
     .subcommands = group_subcommands,
 };

@@ -201,6 +201,44 @@ static void delete_group(admin_req_t *req, const char *id)
     group_store_flush(req->loop, on_written, p);
 }
 
+/* ---- DELETE /api/v1/groups/{id}/members/{member} and .../instances/{inst} ---- */
+
+static void remove_member(admin_req_t *req, const char *id, const char *tail)
+{
+    int by_instance = !strncmp(tail, "/instances/", 11);
+    const char *raw = tail + (by_instance ? 11 : 9);
+    char name[300];
+    if (admin_url_decode(raw, strlen(raw), name, sizeof(name)) != 0 || !name[0]) {
+        admin_reply_error(req, 400,
+                          "a member id or group.instance.id (percent-encoded, at most "
+                          "299 bytes) must follow");
+        return;
+    }
+    char removed[64] = "";
+    mq_err_t err = groups_remove_member(id, by_instance ? "" : name, by_instance ? name : "",
+                                        removed, sizeof(removed));
+    char msg[700];
+    if (err == MQ_ERR_NOT_FOUND) {
+        snprintf(msg, sizeof(msg), "group '%.250s' has no member %s'%.299s'", id,
+                 by_instance ? "with group.instance.id " : "", name);
+        admin_reply_error(req, 404, msg);
+        return;
+    }
+    pending_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        admin_reply_error(req, 500, "out of memory");
+        return;
+    }
+    p->req = req;
+    p->data = cJSON_CreateObject();
+    cJSON_AddStringToObject(p->data, "group_id", id);
+    cJSON_AddStringToObject(p->data, "member_id", removed);
+    if (by_instance)
+        cJSON_AddStringToObject(p->data, "group_instance_id", name);
+    cJSON_AddBoolToObject(p->data, "removed", 1);
+    group_store_flush(req->loop, on_written, p);
+}
+
 /* ---- POST /api/v1/groups/{id}/offsets ---- */
 
 typedef struct reset_spec {
@@ -423,8 +461,8 @@ int admin_group_route(admin_req_t *req, const char *path)
             admin_reply_not_allowed(req, path, "GET");
         return 1;
     }
-    /* /api/v1/groups/{id} or /api/v1/groups/{id}/offsets; ids hold no
-     * characters that need percent-encoding. */
+    /* /api/v1/groups/{id}, .../offsets, .../members/{m}, .../instances/{i};
+     * group ids hold no characters that need percent-encoding. */
     char id[GROUP_ID_MAX + 2];
     const char *rest = path + pl + 1;
     size_t idlen = strcspn(rest, "/");
@@ -440,6 +478,11 @@ int admin_group_route(admin_req_t *req, const char *path)
             reset_offsets(req, id);
         else
             admin_reply_not_allowed(req, path, "POST");
+    } else if (!strncmp(tail, "/members/", 9) || !strncmp(tail, "/instances/", 11)) {
+        if (admin_method_is(req, "DELETE"))
+            remove_member(req, id, tail);
+        else
+            admin_reply_not_allowed(req, path, "DELETE");
     } else if (*tail) {
         char msg[300];
         snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method, path);

@@ -66,6 +66,9 @@ void admin_reply_not_allowed(admin_req_t *req, const char *path, const char *all
 
 /* req's method is m; HEAD counts as GET. */
 int admin_method_is(const admin_req_t *req, const char *m);
+/* Percent-decodes src[0..n) into dst (size cap). -1 if malformed, too
+ * long, or it decodes to a NUL. */
+int admin_url_decode(const char *src, size_t n, char *dst, size_t cap);
 
 /* Authorization of admin requests (admin_acls.c). admin_acl_route checks
  * what the endpoint needs (replying 403 when denied) and serves the

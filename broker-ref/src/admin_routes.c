@@ -400,8 +400,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* Percent-decodes src[0..n) into dst (size cap). -1 if malformed or too long. */
-static int url_decode(const char *src, size_t n, char *dst, size_t cap)
+int admin_url_decode(const char *src, size_t n, char *dst, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -426,7 +425,7 @@ static int url_decode(const char *src, size_t n, char *dst, size_t cap)
 static void route_topic(admin_req_t *req, const char *path, const char *raw, size_t rawlen)
 {
     char name[1024];
-    if (url_decode(raw, rawlen, name, sizeof(name)) != 0 || strchr(name, '/')) {
+    if (admin_url_decode(raw, rawlen, name, sizeof(name)) != 0 || strchr(name, '/')) {
         admin_reply_error(req, 404, "no such route; topic names cannot contain '/'");
         return;
     }

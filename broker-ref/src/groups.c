@@ -969,6 +969,26 @@ mq_err_t groups_leave(const char *group_id, const char *member_id, int32_t epoch
     return err;
 }
 
+mq_err_t groups_remove_member(const char *group_id, const char *member_id, const char *instance_id,
+                              char *removed, size_t removed_len)
+{
+    pthread_mutex_lock(&G.mu);
+    group_t *g = find_group(group_id, NULL);
+    member_t *m = NULL;
+    if (g && instance_id && *instance_id)
+        m = find_instance(g, instance_id);
+    else if (g && member_id && *member_id)
+        m = find_member(g, member_id);
+    if (m) {
+        snprintf(removed, removed_len, "%s", m->id);
+        remove_member(g, m, "removed through the admin API");
+        mark_dirty(g);
+        changed();
+    }
+    pthread_mutex_unlock(&G.mu);
+    return m ? MQ_OK : MQ_ERR_NOT_FOUND;
+}
+
 mq_err_t groups_check_partition(const char *group_id, const char *member_id, int32_t epoch,
                                 const char *topic, int32_t partition)
 {

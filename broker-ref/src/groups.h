@@ -157,6 +157,16 @@ int groups_member_count(const char *group_id);
 /* Removes a group without members (and its offsets) from memory: MQ_OK,
  * MQ_ERR_NOT_FOUND, MQ_ERR_GROUP_NOT_EMPTY. */
 mq_err_t groups_delete(const char *group_id);
+
+/* Removes one member at once, as Kafka's RemoveMembersFromConsumerGroup
+ * does: the static member with group.instance.id instance_id (when not
+ * empty; e.g. one that left for good, whose partitions would otherwise wait
+ * for its session timeout), else the member member_id. Its partitions go to
+ * the others now; if it still runs, its next heartbeat gets UNKNOWN_MEMBER
+ * and it joins again. MQ_OK with its member id in removed, or
+ * MQ_ERR_NOT_FOUND (no such group or member). */
+mq_err_t groups_remove_member(const char *group_id, const char *member_id, const char *instance_id,
+                              char *removed, size_t removed_len);
 /* Group and member totals and rebalances since start, for metrics. */
 void groups_counts(int64_t *groups, int64_t *members, int64_t *rebalances);
 

@@ -297,8 +297,12 @@ TEST(MqadminCli, HelpAtEveryLevel)
     for (const char *s : {"--topic T", "--to-earliest", "--to-latest", "--to-offset N",
                           "--to-datetime ISO8601", "--dry-run", "--yes", "Examples"})
         EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+    r = RunProgram({"group", "remove-member", "--help"});
+    for (const char *s :
+         {"--member MEMBER_ID", "--instance GROUP_INSTANCE_ID", "--yes", "Examples"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
     r = RunProgram({"group", "--help"});
-    for (const char *s : {"list", "describe", "delete", "reset-offsets"})
+    for (const char *s : {"list", "describe", "delete", "remove-member", "reset-offsets"})
         EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
 }
 
@@ -1038,7 +1042,7 @@ TEST_F(Mqadmin, BashCompletion)
     EXPECT_EQ(complete("mqadmin --output=c"), "csv\n");
     EXPECT_EQ(complete("mqadmin topic alter x --config retention.b"), "retention.bytes=\n");
 
-    EXPECT_EQ(complete("mqadmin group "), "list\ndescribe\ndelete\nreset-offsets\n");
+    EXPECT_EQ(complete("mqadmin group "), "list\ndescribe\ndelete\nremove-member\nreset-offsets\n");
     EXPECT_EQ(complete("mqadmin group describe "), "\n") << "no groups yet";
     long st = rc_admin_request(broker_.admin_addr(), "POST", "/api/v1/groups/billing/offsets",
                                R"({"topic":"orders","to":"earliest"})", nullptr);
@@ -1069,8 +1073,10 @@ class MqadminGroup : public Mqadmin
         std::string id;
         int32_t epoch = -1;
     };
-    // Joins `group` subscribed to `topic`; the session outlives the test.
-    MemberId Join(const std::string &group, const std::string &topic)
+    // Joins `group` subscribed to `topic` (static with an instance id); the
+    // session outlives the test.
+    MemberId Join(const std::string &group, const std::string &topic,
+                  const std::string &instance = "")
     {
         MemberId m;
         rawclient_t *c = Connect();
@@ -1080,7 +1086,7 @@ class MqadminGroup : public Mqadmin
         char *topics[1] = {(char *)topic.c_str()};
         req.group_id = (char *)group.c_str();
         req.member_id = (char *)"";
-        req.group_instance_id = (char *)"";
+        req.group_instance_id = (char *)instance.c_str();
         req.topics = topics;
         req.n_topics = 1;
         req.topic_regex = (char *)"";
@@ -1265,6 +1271,54 @@ TEST_F(MqadminGroup, ListAndDescribeAMemberWithLag)
             p1 = w[2] == m.id && w[3] == "-" && w[4] == "4" && w[5] == "-";
     }
     EXPECT_TRUE(p0 && p1) << r.out;
+}
+
+// A static member gone for good holds its partitions until its session
+// times out; remove-member frees them now.
+TEST_F(MqadminGroup, RemoveMemberFreesAStaticMembersPartitions)
+{
+    CreateTopic("orders", 2);
+    MemberId a = Join("billing", "orders", "host-a");
+    MemberId b = Join("billing", "orders");
+    ASSERT_FALSE(a.id.empty());
+    ASSERT_FALSE(b.id.empty());
+    Leave("billing", a); // static: its partitions stay reserved for it
+    auto members = [&] {
+        long st = 0;
+        Json g(ApiData("/api/v1/groups/billing", &st));
+        std::vector<std::string> ids;
+        cJSON *m;
+        cJSON_ArrayForEach(m, g.get("members"))
+            ids.push_back(cJSON_GetObjectItem(m, "member_id")->valuestring);
+        return ids;
+    };
+    ASSERT_EQ(members().size(), 2u);
+
+    Result r = Admin({"group", "remove-member", "billing", "--instance", "host-a"}, "json");
+    EXPECT_EQ(r.code, 1) << "no --yes and no terminal: " << r.err;
+    EXPECT_NE(r.err.find("pass --yes"), std::string::npos) << r.err;
+    EXPECT_EQ(members().size(), 2u) << "nothing changed";
+    r = Admin({"group", "remove-member", "billing", "--yes"}, "json");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("exactly one of --member"), std::string::npos) << r.err;
+    r = Admin({"group", "remove-member", "billing", "--instance", "nope", "--yes"}, "json");
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("group 'billing' has no member with group.instance.id 'nope'"),
+              std::string::npos)
+        << r.err;
+
+    r = Admin({"group", "remove-member", "billing", "--instance", "host-a", "--yes"}, "json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    Json out(r.out);
+    ASSERT_TRUE(cJSON_IsString(out.get("member_id"))) << r.out;
+    EXPECT_STREQ(out.get("member_id")->valuestring, a.id.c_str()) << r.out;
+    EXPECT_TRUE(cJSON_IsTrue(out.get("removed")));
+    EXPECT_EQ(members(), std::vector<std::string>{b.id});
+
+    r = Admin({"group", "remove-member", "billing", "--member", b.id, "--yes"}, "csv");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "group_id,member_id,removed\nbilling," + b.id + ",true\n");
+    EXPECT_TRUE(members().empty());
 }
 
 TEST_F(MqadminGroup, UnknownGroupOrTopicExitsThree)
