@@ -172,6 +172,20 @@ static void on_written(loop_t *loop, void *arg, mq_err_t err)
     free(p);
 }
 
+/* Answers data once the group changes made so far are in meta.db. */
+static void reply_when_stored(admin_req_t *req, cJSON *data)
+{
+    pending_t *p = data ? calloc(1, sizeof(*p)) : NULL;
+    if (!p) {
+        cJSON_Delete(data);
+        admin_reply_error(req, 500, "out of memory");
+        return;
+    }
+    p->req = req;
+    p->data = data;
+    group_store_flush(req->loop, on_written, p);
+}
+
 static void delete_group(admin_req_t *req, const char *id)
 {
     mq_err_t err = groups_delete(id);
@@ -188,17 +202,14 @@ static void delete_group(admin_req_t *req, const char *id)
         admin_reply_error(req, 409, msg);
         return;
     }
-    pending_t *p = calloc(1, sizeof(*p));
-    if (err != MQ_OK || !p) {
-        free(p);
+    if (err != MQ_OK) {
         admin_reply_error(req, 500, "out of memory");
         return;
     }
-    p->req = req;
-    p->data = cJSON_CreateObject();
-    cJSON_AddStringToObject(p->data, "group_id", id);
-    cJSON_AddBoolToObject(p->data, "deleted", 1);
-    group_store_flush(req->loop, on_written, p);
+    cJSON *data = cJSON_CreateObject();
+    cJSON_AddStringToObject(data, "group_id", id);
+    cJSON_AddBoolToObject(data, "deleted", 1);
+    reply_when_stored(req, data);
 }
 
 /* ---- DELETE /api/v1/groups/{id}/members/{member} and .../instances/{inst} ---- */
@@ -224,19 +235,13 @@ static void remove_member(admin_req_t *req, const char *id, const char *tail)
         admin_reply_error(req, 404, msg);
         return;
     }
-    pending_t *p = calloc(1, sizeof(*p));
-    if (!p) {
-        admin_reply_error(req, 500, "out of memory");
-        return;
-    }
-    p->req = req;
-    p->data = cJSON_CreateObject();
-    cJSON_AddStringToObject(p->data, "group_id", id);
-    cJSON_AddStringToObject(p->data, "member_id", removed);
+    cJSON *data = cJSON_CreateObject();
+    cJSON_AddStringToObject(data, "group_id", id);
+    cJSON_AddStringToObject(data, "member_id", removed);
     if (by_instance)
-        cJSON_AddStringToObject(p->data, "group_instance_id", name);
-    cJSON_AddBoolToObject(p->data, "removed", 1);
-    group_store_flush(req->loop, on_written, p);
+        cJSON_AddStringToObject(data, "group_instance_id", name);
+    cJSON_AddBoolToObject(data, "removed", 1);
+    reply_when_stored(req, data);
 }
 
 /* ---- POST /api/v1/groups/{id}/offsets ---- */

@@ -94,6 +94,20 @@ struct ProducerRecovery : ::testing::Test {
         ASSERT_NO_FATAL_FAILURE(produce(p, 1, 1));
     }
 
+    // Fills the partition (several rolls) and closes it; returns the log end.
+    int64_t fill_closed()
+    {
+        part_t *p;
+        if (part_open(tmp.part_dir().c_str(), &cfg, &p) != MQ_OK) {
+            ADD_FAILURE() << "part_open failed";
+            return -1;
+        }
+        fill(p);
+        int64_t end = stats(p).log_end_offset;
+        part_close(p);
+        return end;
+    }
+
     // State rebuilt from the last max_bytes of the log in dir or, with
     // snapshot set, from the newest snapshot (its offset in *snap_offset)
     // and the batches after it.
@@ -297,11 +311,8 @@ std::string snapshot_path(const std::string &dir, int64_t offset)
 
 TEST_F(ProducerRecovery, SnapshotsAtRollAndCloseKeepEveryProducer)
 {
-    part_t *p;
-    ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
-    ASSERT_NO_FATAL_FAILURE(fill(p));
-    int64_t end = stats(p).log_end_offset;
-    part_close(p);
+    int64_t end = fill_closed();
+    ASSERT_FALSE(HasFailure());
     // One at close (the log end) and, of the rolls', the newest before it.
     std::vector<int64_t> snaps = snapshots(tmp.part_dir());
     ASSERT_EQ(snaps.size(), 2u);
@@ -333,6 +344,7 @@ TEST_F(ProducerRecovery, SnapshotsAtRollAndCloseKeepEveryProducer)
     partition_producers_free(pp);
 
     // And part_open does the same.
+    part_t *p;
     ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
     const Sent &s0 = last_of(0);
     Bytes retry = idem_batch(s0.count, 0, 0, s0.seq, 0);
@@ -346,11 +358,8 @@ TEST_F(ProducerRecovery, SnapshotsAtRollAndCloseKeepEveryProducer)
 
 TEST_F(ProducerRecovery, DamagedOrStaleSnapshotsAreSkipped)
 {
-    part_t *p;
-    ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
-    ASSERT_NO_FATAL_FAILURE(fill(p));
-    int64_t end = stats(p).log_end_offset;
-    part_close(p);
+    int64_t end = fill_closed();
+    ASSERT_FALSE(HasFailure());
     std::vector<int64_t> snaps = snapshots(tmp.part_dir());
     ASSERT_EQ(snaps.size(), 2u);
 
@@ -400,11 +409,8 @@ ssize_t disk_full(int, const void *, size_t, off_t)
 
 TEST_F(ProducerRecovery, FullDiskKeepsTheSnapshotsThereWere)
 {
-    part_t *p;
-    ASSERT_EQ(part_open(tmp.part_dir().c_str(), &cfg, &p), MQ_OK);
-    ASSERT_NO_FATAL_FAILURE(fill(p));
-    int64_t end = stats(p).log_end_offset;
-    part_close(p);
+    int64_t end = fill_closed();
+    ASSERT_FALSE(HasFailure());
     std::vector<int64_t> before = snapshots(tmp.part_dir());
 
     partition_producers_t *pp = rebuild(tmp.part_dir(), 0, true);
