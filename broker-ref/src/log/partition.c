@@ -45,7 +45,8 @@ struct part {
     /* Idempotent producers' last batches, checked and updated under lock
      * with the append so a retry cannot race its original. */
     partition_producers_t *producers;
-    uint64_t snap_bytes; /* appended since the last producer snapshot */
+    uint64_t snap_bytes;      /* appended since the last producer snapshot */
+    int64_t last_snap_offset; /* offset of the last snapshot started, -1 none */
     /* Where the last read stopped, so a sequential reader does not rescan
      * from an index entry. */
     struct {
@@ -113,6 +114,7 @@ static void snapshot_locked(part_t *p)
     psnap_write(p->dir, p->dirfd, p->end_offset, body, len);
     free(body);
     p->snap_bytes = 0;
+    p->last_snap_offset = p->end_offset;
 }
 
 mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out)
@@ -143,6 +145,7 @@ mq_err_t part_open(const char *dir, const log_config_t *cfg, part_t **out)
         free(p);
         return err;
     }
+    p->last_snap_offset = -1;
     err = load_producers(p);
     if (err == MQ_OK)
         producers_touch_all(p->producers, wall_ms());
@@ -279,8 +282,13 @@ typedef struct roll {
 static void snapshot_job_locked(part_t *p, roll_t *r)
 {
     r->p = p;
-    r->snap_offset = p->end_offset;
     p->snap_bytes = 0;
+    /* A roll right after a periodic snapshot: that one covers it (and two
+     * threads must not write the same file). */
+    if (p->last_snap_offset == p->end_offset)
+        return;
+    p->last_snap_offset = p->end_offset;
+    r->snap_offset = p->end_offset;
     if (producers_encode(p->producers, &r->snap, &r->snap_len) != MQ_OK)
         log_error("\"out of memory for producer snapshot\" dir=%s", p->dir);
 }

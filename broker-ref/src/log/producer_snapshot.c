@@ -38,14 +38,15 @@ static mq_err_t list_offsets(int dirfd, const char *ext, int64_t **out, size_t *
 {
     *out = NULL;
     *count = 0;
-    int fd = dup(dirfd);
+    /* A fresh open, not dup(): a dup shares the read position with every
+     * other dup, and two roll threads may list at once. */
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0)
             close(fd);
         return MQ_ERR_STORAGE;
     }
-    rewinddir(d);
     int64_t *v = NULL;
     size_t n = 0, cap = 0;
     mq_err_t err = MQ_OK;
