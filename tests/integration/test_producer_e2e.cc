@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "broker_fixture.h"
+#include "producer_test_util.h"
 
 extern "C" {
 #include "mqclient.h"
@@ -27,29 +28,13 @@ extern "C" {
 namespace
 {
 
-struct Report {
-    mq_err_t err = MQ_OK;
-    int32_t partition = -1;
-    int64_t offset = -1;
-    mq_persisted_t persisted = MQ_NOT_PERSISTED;
-    int count = 0;
-};
-
 class ProducerTest : public BrokerTestBase
 {
   protected:
     mq_producer_t *NewProducer(const std::string &brokers,
                                std::vector<std::pair<const char *, const char *>> kv = {})
     {
-        mq_conf_t *c = mq_conf_new();
-        char err[512];
-        EXPECT_EQ(mq_conf_set(c, "bootstrap.servers", brokers.c_str(), err, sizeof err), MQ_OK);
-        for (auto &p : kv)
-            EXPECT_EQ(mq_conf_set(c, p.first, p.second, err, sizeof err), MQ_OK) << err;
-        mq_producer_t *p = nullptr;
-        EXPECT_EQ(mq_producer_new(c, &p, err, sizeof err), MQ_OK) << err;
-        mq_conf_destroy(c);
-        return p;
+        return NewTestProducer(brokers, kv);
     }
 
     // Polls until n delivery reports came (or timeout); reports[i] by opaque.
@@ -66,17 +51,7 @@ class ProducerTest : public BrokerTestBase
             if (rc != MQ_OK)
                 continue;
             if (mq_event_type(ev) == MQ_EVENT_DELIVERY) {
-                size_t i = (size_t)(uintptr_t)mq_event_opaque(ev);
-                EXPECT_LT(i, reports.size());
-                if (i < reports.size()) {
-                    Report &r = reports[i];
-                    r.err = mq_event_error(ev);
-                    r.partition = mq_event_partition(ev);
-                    r.offset = mq_event_offset(ev);
-                    r.persisted = mq_event_persisted(ev);
-                    r.count++;
-                    got++;
-                }
+                got += RecordDelivery(ev, reports) ? 1 : 0;
             } else if (mq_event_type(ev) == MQ_EVENT_ERROR) {
                 error_events_++;
             } else if (mq_event_type(ev) == MQ_EVENT_STATS && stats) {

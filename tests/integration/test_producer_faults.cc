@@ -26,6 +26,7 @@
 
 #include "broker_fixture.h"
 #include "fault_proxy.h"
+#include "producer_test_util.h"
 
 extern "C" {
 #include "mqclient.h"
@@ -35,14 +36,6 @@ extern "C" {
 
 namespace
 {
-
-struct Report {
-    mq_err_t err = MQ_OK;
-    int32_t partition = -1;
-    int64_t offset = -1;
-    mq_persisted_t persisted = MQ_NOT_PERSISTED;
-    int count = 0;
-};
 
 struct Record {
     int64_t offset;
@@ -76,15 +69,7 @@ class ProducerFaultTest : public BrokerTestBase
     mq_producer_t *NewProducer(const std::string &brokers,
                                std::vector<std::pair<const char *, const char *>> kv = {})
     {
-        mq_conf_t *c = mq_conf_new();
-        char err[512];
-        EXPECT_EQ(mq_conf_set(c, "bootstrap.servers", brokers.c_str(), err, sizeof err), MQ_OK);
-        for (auto &p : kv)
-            EXPECT_EQ(mq_conf_set(c, p.first, p.second, err, sizeof err), MQ_OK) << err;
-        mq_producer_t *p = nullptr;
-        EXPECT_EQ(mq_producer_new(c, &p, err, sizeof err), MQ_OK) << err;
-        mq_conf_destroy(c);
-        return p;
+        return NewTestProducer(brokers, kv);
     }
 
     // Takes one event; delivery reports land in reports[opaque].
@@ -94,19 +79,8 @@ class ProducerFaultTest : public BrokerTestBase
         *rc = mq_producer_poll(p, timeout_ms, &ev);
         if (*rc != MQ_OK)
             return false;
-        bool delivery = mq_event_type(ev) == MQ_EVENT_DELIVERY;
-        if (delivery) {
-            size_t i = (size_t)(uintptr_t)mq_event_opaque(ev);
-            EXPECT_LT(i, reports.size());
-            if (i < reports.size()) {
-                Report &r = reports[i];
-                r.err = mq_event_error(ev);
-                r.partition = mq_event_partition(ev);
-                r.offset = mq_event_offset(ev);
-                r.persisted = mq_event_persisted(ev);
-                r.count++;
-            }
-        } else if (mq_event_type(ev) == MQ_EVENT_ERROR) {
+        bool delivery = RecordDelivery(ev, reports);
+        if (!delivery && mq_event_type(ev) == MQ_EVENT_ERROR) {
             error_events_++;
             if (mq_event_error(ev) != MQ_ERR_TRANSPORT)
                 last_error_ = mq_event_error_string(ev);
