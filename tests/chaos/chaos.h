@@ -79,6 +79,19 @@ inline int64_t StatField(const std::string &json, const char *name)
 
 // Base fixture: a seed, a broker on a fixed port (restarts keep it) and a
 // proxy in front. The broker's logs and the seed are printed on failure.
+// mq_conf_t from key/value pairs; fails the test on a bad key.
+inline mq_conf_t *MakeConf(const std::vector<std::pair<std::string, std::string>> &kv)
+{
+    mq_conf_t *c = mq_conf_new();
+    char err[256];
+    for (auto &p : kv) {
+        err[0] = 0;
+        EXPECT_EQ(mq_conf_set(c, p.first.c_str(), p.second.c_str(), err, sizeof err), MQ_OK)
+            << p.first << ": " << err;
+    }
+    return c;
+}
+
 class ChaosTest : public ::testing::Test
 {
   protected:
@@ -190,25 +203,33 @@ class ChaosTest : public ::testing::Test
         return out;
     }
 
+    // n messages (values "0".."n-1", message i to partition i % parts),
+    // produced straight to the broker with acks=all before any fault.
+    void FillTopic(const char *topic, int n, int parts)
+    {
+        mq_conf_t *conf = MakeConf(
+            {{"bootstrap.servers", broker_.client_addr()}, {"acks", "all"}, {"linger.ms", "5"}});
+        mq_producer_t *p = nullptr;
+        char err[256] = "";
+        ASSERT_EQ(mq_producer_new(conf, &p, err, sizeof err), MQ_OK) << err;
+        mq_conf_destroy(conf);
+        for (int i = 0; i < n; i++) {
+            std::string v = std::to_string(i);
+            ASSERT_EQ(mq_produce(p, topic, i % parts, nullptr, 0, v.data(), v.size(), nullptr, 0, 0,
+                                 nullptr, 0),
+                      MQ_OK);
+        }
+        ASSERT_EQ(mq_producer_flush(p, 30000), MQ_OK);
+        mq_producer_close(p, 1000);
+        mq_producer_destroy(p);
+    }
+
     uint64_t seed_ = 0;
     std::mt19937_64 rng_;
     BrokerProcess broker_;
     fault_proxy_t *proxy_ = nullptr;
     int port_ = 0;
 };
-
-// mq_conf_t from key/value pairs; fails the test on a bad key.
-inline mq_conf_t *MakeConf(const std::vector<std::pair<std::string, std::string>> &kv)
-{
-    mq_conf_t *c = mq_conf_new();
-    char err[256];
-    for (auto &p : kv) {
-        err[0] = 0;
-        EXPECT_EQ(mq_conf_set(c, p.first.c_str(), p.second.c_str(), err, sizeof err), MQ_OK)
-            << p.first << ": " << err;
-    }
-    return c;
-}
 
 // Prints one summary line the repeat script adds up.
 inline void ChaosSummary(const char *test, uint64_t seed, const std::map<std::string, int64_t> &kv)

@@ -18,23 +18,7 @@ TEST_F(ChaosConsumer, ManualAssignmentResumesAtPosition)
     CreateTopic("cc", parts);
 
     // Fill the topic directly (no faults) so the consumer has work.
-    {
-        mq_conf_t *conf = MakeConf(
-            {{"bootstrap.servers", broker_.client_addr()}, {"acks", "all"}, {"linger.ms", "5"}});
-        mq_producer_t *p = nullptr;
-        char err[256] = "";
-        ASSERT_EQ(mq_producer_new(conf, &p, err, sizeof err), MQ_OK) << err;
-        mq_conf_destroy(conf);
-        for (int i = 0; i < n; i++) {
-            std::string v = std::to_string(i);
-            ASSERT_EQ(mq_produce(p, "cc", i % parts, nullptr, 0, v.data(), v.size(), nullptr, 0, 0,
-                                 nullptr, 0),
-                      MQ_OK);
-        }
-        ASSERT_EQ(mq_producer_flush(p, 30000), MQ_OK);
-        mq_producer_close(p, 1000);
-        mq_producer_destroy(p);
-    }
+    ASSERT_NO_FATAL_FAILURE(FillTopic("cc", n, parts));
 
     fp_chaos_t ch = {};
     ch.seed = seed_ ^ 0x9e3779b9;

@@ -45,23 +45,7 @@ void ChaosGroup::Run(const char *name, int kills, int64_t blackhole_ms, int64_t 
     const int n = 20000, parts = 4;
     StartBroker({"--group.min.session.timeout.ms=200", "--group.heartbeat.interval.ms=200"});
     CreateTopic("cg", parts);
-    {
-        mq_conf_t *conf = MakeConf(
-            {{"bootstrap.servers", broker_.client_addr()}, {"acks", "all"}, {"linger.ms", "5"}});
-        mq_producer_t *p = nullptr;
-        char err[256] = "";
-        ASSERT_EQ(mq_producer_new(conf, &p, err, sizeof err), MQ_OK) << err;
-        mq_conf_destroy(conf);
-        for (int i = 0; i < n; i++) {
-            std::string v = std::to_string(i);
-            ASSERT_EQ(mq_produce(p, "cg", i % parts, nullptr, 0, v.data(), v.size(), nullptr, 0, 0,
-                                 nullptr, 0),
-                      MQ_OK);
-        }
-        ASSERT_EQ(mq_producer_flush(p, 30000), MQ_OK);
-        mq_producer_close(p, 1000);
-        mq_producer_destroy(p);
-    }
+    ASSERT_NO_FATAL_FAILURE(FillTopic("cg", n, parts));
 
     fp_chaos_t ch = {};
     ch.seed = seed_ ^ 0x85ebca6b;
